@@ -75,33 +75,33 @@ const (
 
 // Result-Code values of RFC 6733 §7.1.
 const (
-	ResultSuccess                 uint32 = 2001
-	ResultCommandUnsupported      uint32 = 3001
-	ResultUnableToDeliver         uint32 = 3002
-	ResultRealmNotServed          uint32 = 3003
-	ResultTooBusy                 uint32 = 3004
-	ResultApplicationUnsupported  uint32 = 3007
-	ResultInvalidHdrBits          uint32 = 3008
-	ResultInvalidAVPBits          uint32 = 3009
-	ResultUnknownPeer             uint32 = 3010
-	ResultAuthenticationRejected  uint32 = 4001
-	ResultAVPUnsupported          uint32 = 5001
-	ResultUnknownSessionID        uint32 = 5002
-	ResultAuthorizationRejected   uint32 = 5003
-	ResultInvalidAVPValue         uint32 = 5004
-	ResultMissingAVP              uint32 = 5005
-	ResultResourcesExceeded       uint32 = 5006
-	ResultContradictingAVPs       uint32 = 5007
-	ResultAVPNotAllowed           uint32 = 5008
-	ResultAVPOccursTooManyTimes   uint32 = 5009
-	ResultNoCommonApplication     uint32 = 5010
-	ResultUnsupportedVersion      uint32 = 5011
-	ResultUnableToComply          uint32 = 5012
-	ResultInvalidBitInHeader      uint32 = 5013
-	ResultInvalidAVPLength        uint32 = 5014
-	ResultInvalidMessageLength    uint32 = 5015
-	ResultInvalidAVPBitCombo      uint32 = 5016
-	ResultNoCommonSecurity        uint32 = 5017
+	ResultSuccess                uint32 = 2001
+	ResultCommandUnsupported     uint32 = 3001
+	ResultUnableToDeliver        uint32 = 3002
+	ResultRealmNotServed         uint32 = 3003
+	ResultTooBusy                uint32 = 3004
+	ResultApplicationUnsupported uint32 = 3007
+	ResultInvalidHdrBits         uint32 = 3008
+	ResultInvalidAVPBits         uint32 = 3009
+	ResultUnknownPeer            uint32 = 3010
+	ResultAuthenticationRejected uint32 = 4001
+	ResultAVPUnsupported         uint32 = 5001
+	ResultUnknownSessionID       uint32 = 5002
+	ResultAuthorizationRejected  uint32 = 5003
+	ResultInvalidAVPValue        uint32 = 5004
+	ResultMissingAVP             uint32 = 5005
+	ResultResourcesExceeded      uint32 = 5006
+	ResultContradictingAVPs      uint32 = 5007
+	ResultAVPNotAllowed          uint32 = 5008
+	ResultAVPOccursTooManyTimes  uint32 = 5009
+	ResultNoCommonApplication    uint32 = 5010
+	ResultUnsupportedVersion     uint32 = 5011
+	ResultUnableToComply         uint32 = 5012
+	ResultInvalidBitInHeader     uint32 = 5013
+	ResultInvalidAVPLength       uint32 = 5014
+	ResultInvalidMessageLength   uint32 = 5015
+	ResultInvalidAVPBitCombo     uint32 = 5016
+	ResultNoCommonSecurity       uint32 = 5017
 )
 
 // Experimental-Result-Code values (vendor 10415).
