@@ -34,14 +34,17 @@ func Vectors(name string, v any) error {
 }
 
 // VectorFiles lists the names (without .json) of every vector file.
-func VectorFiles() []string {
-	ents, _ := fs.ReadDir(files, "vectors")
+func VectorFiles() ([]string, error) {
+	ents, err := fs.ReadDir(files, "vectors")
+	if err != nil {
+		return nil, fmt.Errorf("specs: vectors: %w", err)
+	}
 	names := make([]string, 0, len(ents))
 	for _, e := range ents {
 		n := e.Name()
 		names = append(names, n[:len(n)-len(".json")])
 	}
-	return names
+	return names, nil
 }
 
 func mustRead(name string) []byte {
