@@ -57,13 +57,13 @@ const (
 
 // Enumerated values, TS 29.109 §6.3.
 const (
-	GBAUAwarenessNo  int32 = 0 // GBA_U-Awareness-Indicator NO, TS 29.109 §6.3.1.8
+	GBAUAwarenessNo  int32 = 0 // GBA_U-Awareness-Indicator NO, TS 29.109 Table 6.3.1
 	GBAUAwarenessYes int32 = 1
 
-	GBAType3G int32 = 0 // GBA-Type 3G_GBA, TS 29.109 §6.3.1.11
+	GBAType3G int32 = 0 // GBA-Type 3G_GBA, TS 29.109 Table 6.3.1
 	GBAType2G int32 = 1
 
-	PrivateIdentityRequested    int32 = 0 // Private-Identity-Request, TS 29.109 §6.3.1.17
+	PrivateIdentityRequested    int32 = 0 // Private-Identity-Request, TS 29.109 Table 6.3.1
 	PrivateIdentityNotRequested int32 = 1
 
 	// AuthSessionStateNoStateMaintained is Auth-Session-State NO_STATE_MAINTAINED, RFC 6733 §8.11.
@@ -112,11 +112,11 @@ const (
 	ExpIdentitiesDontMatch uint32 = 5002
 	// ExpAuthSchemeNotSupported is DIAMETER_ERROR_AUTH_SCHEME_NOT_SUPPORTED, TS 29.229 §6.2.2.6.
 	ExpAuthSchemeNotSupported uint32 = 5006
-	// ExpIMPIUnknown is DIAMETER_ERROR_IMPI_UNKNOWN, TS 29.109 §6.3.3.1.
+	// ExpIMPIUnknown is DIAMETER_ERROR_IMPI_UNKNOWN of TS 29.109 (Zh), registered in TS 29.230 §8.1.
 	ExpIMPIUnknown uint32 = 5401
-	// ExpNotAuthorized is DIAMETER_ERROR_NOT_AUTHORIZED, TS 29.109 §6.3.3.2.
+	// ExpNotAuthorized is DIAMETER_ERROR_NOT_AUTHORIZED of TS 29.109 (Zn), registered in TS 29.230 §8.1.
 	ExpNotAuthorized uint32 = 5402
-	// ExpTransactionIdentifierInvalid is DIAMETER_ERROR_TRANSACTION_IDENTIFIER_INVALID,
-	// TS 29.109 §6.3.3.3.
+	// ExpTransactionIdentifierInvalid is DIAMETER_ERROR_TRANSACTION_IDENTIFIER_INVALID of
+	// TS 29.109 (Zn: B-TID unknown or expired), registered in TS 29.230 §8.1.
 	ExpTransactionIdentifierInvalid uint32 = 5403
 )
