@@ -1,0 +1,669 @@
+package peer
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/fiorix/go-diameter/v4/diam"
+	"github.com/fiorix/go-diameter/v4/diam/avp"
+	"github.com/fiorix/go-diameter/v4/diam/dict"
+
+	"github.com/opengba/opengba/internal/diameter"
+)
+
+// endpoint is what the connections of one Server or Client share.
+type endpoint struct {
+	id        Identity
+	apps      []Application
+	allowed   map[string]bool // nil: any peer
+	dict      *dict.Parser
+	validator *diameter.Validator
+	log       *slog.Logger
+	tun       Tunables
+	sem       chan struct{}
+	handlers  tracker // every handler in flight
+	handler   func(app, code uint32) Handler
+	stopping  func() bool // the server is shutting down: refuse new requests
+	e2e       atomic.Uint32
+	rand      func([]byte)
+}
+
+func newEndpoint(id Identity, apps []Application, allowed []string, d *dict.Parser, log *slog.Logger, tun Tunables) (*endpoint, error) {
+	if err := id.validate(); err != nil {
+		return nil, err
+	}
+	if d == nil {
+		return nil, errors.New("Dictionary is nil")
+	}
+	if len(apps) == 0 {
+		return nil, errors.New("no Applications")
+	}
+	if err := tun.validate(); err != nil {
+		return nil, err
+	}
+	ids := make([]uint32, 0, len(apps))
+	for _, a := range apps {
+		if a.ID == diameter.AppIDBase || a.ID == diameter.AppIDRelay {
+			return nil, fmt.Errorf("application %d cannot be served", a.ID)
+		}
+		ids = append(ids, a.ID)
+	}
+	v, err := diameter.NewValidator(d, ids...)
+	if err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	tun = tun.withDefaults()
+	ep := &endpoint{
+		id:        id,
+		apps:      apps,
+		dict:      d,
+		validator: v,
+		log:       log,
+		tun:       tun,
+		sem:       make(chan struct{}, tun.MaxConcurrent),
+		handler:   func(uint32, uint32) Handler { return nil },
+		stopping:  func() bool { return false },
+		rand:      func(b []byte) { _, _ = rand.Read(b) },
+	}
+	if len(allowed) > 0 {
+		ep.allowed = map[string]bool{}
+		for _, h := range allowed {
+			ep.allowed[h] = true
+		}
+	}
+	// RFC 6733 §3: End-to-End Identifier, high 12 bits from the time, low 20 bits random.
+	var r [4]byte
+	ep.rand(r[:])
+	ep.e2e.Store(uint32(time.Now().Unix())<<20 | binary.BigEndian.Uint32(r[:])&0xfffff)
+	return ep, nil
+}
+
+func (ep *endpoint) nextE2E() uint32 { return ep.e2e.Add(1) }
+
+func (ep *endpoint) answerOptions(reason string) diameter.AnswerOptions {
+	return diameter.AnswerOptions{OriginHost: ep.id.OriginHost, OriginRealm: ep.id.OriginRealm, ErrorMessage: reason}
+}
+
+// tracker counts work in flight and lets callers wait for it to drain. Unlike
+// sync.WaitGroup, add may run concurrently with wait.
+type tracker struct {
+	mu   sync.Mutex
+	n    int
+	idle chan struct{}
+}
+
+func (t *tracker) add() {
+	t.mu.Lock()
+	t.n++
+	t.mu.Unlock()
+}
+
+func (t *tracker) done() {
+	t.mu.Lock()
+	t.n--
+	if t.n == 0 && t.idle != nil {
+		close(t.idle)
+		t.idle = nil
+	}
+	t.mu.Unlock()
+}
+
+func (t *tracker) wait(ctx context.Context) error {
+	t.mu.Lock()
+	if t.n == 0 {
+		t.mu.Unlock()
+		return nil
+	}
+	if t.idle == nil {
+		t.idle = make(chan struct{})
+	}
+	idle := t.idle
+	t.mu.Unlock()
+	select {
+	case <-idle:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+type connState int
+
+const (
+	stateWaitCER connState = iota // responder before CER, RFC 6733 §5.6 Wait-Conn-Ack/R-Open
+	stateOpen                     // capabilities exchanged
+	stateClosing                  // DPR sent or received
+	stateClosed
+)
+
+// conn is one transport connection to a peer, for either role.
+type conn struct {
+	ep     *endpoint
+	nc     net.Conn
+	br     *bufio.Reader
+	log    *slog.Logger
+	ctx    context.Context // handlers' context, cancelled on close
+	cancel context.CancelFunc
+
+	wmu sync.Mutex // serialises writes
+
+	mu       sync.Mutex
+	state    connState
+	info     PeerInfo
+	pending  map[uint32]*call
+	closeErr error
+
+	handlers  tracker // this connection's handlers in flight
+	hbh       atomic.Uint32
+	lastRecv  atomic.Int64 // unix nanoseconds of the last frame read
+	closed    chan struct{}
+	closeOnce sync.Once
+}
+
+// call is a request waiting for its answer.
+type call struct {
+	e2e uint32
+	ch  chan []byte // the answer frame, or nil when the connection closed
+}
+
+func newConn(ctx context.Context, ep *endpoint, nc net.Conn) *conn {
+	ctx, cancel := context.WithCancel(ctx)
+	c := &conn{
+		ep:      ep,
+		nc:      nc,
+		br:      bufio.NewReaderSize(nc, 8<<10),
+		log:     ep.log.With("remote", remoteString(nc)),
+		ctx:     ctx,
+		cancel:  cancel,
+		pending: map[uint32]*call{},
+		closed:  make(chan struct{}),
+	}
+	// RFC 6733 §3: Hop-by-Hop Identifiers increase from a random start value.
+	var r [4]byte
+	ep.rand(r[:])
+	c.hbh.Store(binary.BigEndian.Uint32(r[:]))
+	c.lastRecv.Store(time.Now().UnixNano())
+	return c
+}
+
+func (c *conn) getState() connState {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.state
+}
+
+func (c *conn) peerInfo() PeerInfo {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.info
+}
+
+// close tears the connection down once: pending requests fail, handlers' context ends.
+func (c *conn) close(err error) {
+	c.closeOnce.Do(func() {
+		c.mu.Lock()
+		c.state = stateClosed
+		c.closeErr = err
+		pending := c.pending
+		c.pending = nil
+		c.mu.Unlock()
+		for _, cl := range pending {
+			cl.ch <- nil
+		}
+		c.cancel()
+		_ = c.nc.Close()
+		close(c.closed)
+	})
+}
+
+// readFrame reads exactly one Diameter message: the 4-octet Version and Message Length
+// prefix, then the rest (RFC 6733 §3). A length below the header size or above
+// MaxMessageSize cannot be skipped reliably and is an ErrFraming.
+func (c *conn) readFrame() ([]byte, error) {
+	var pre [4]byte
+	if _, err := io.ReadFull(c.br, pre[:]); err != nil {
+		return nil, err
+	}
+	n := int(pre[1])<<16 | int(pre[2])<<8 | int(pre[3])
+	if n < diam.HeaderLength || n > c.ep.tun.MaxMessageSize {
+		return nil, fmt.Errorf("%w: version %d, message length %d outside [%d, %d]",
+			ErrFraming, pre[0], n, diam.HeaderLength, c.ep.tun.MaxMessageSize)
+	}
+	f := make([]byte, n)
+	copy(f, pre[:])
+	if _, err := io.ReadFull(c.br, f[4:]); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// write sends one frame; writes are serialised and bounded by WriteTimeout. A failed
+// write closes the connection.
+func (c *conn) write(f []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	_ = c.nc.SetWriteDeadline(time.Now().Add(c.ep.tun.WriteTimeout))
+	if _, err := c.nc.Write(f); err != nil {
+		c.close(fmt.Errorf("write: %w", err))
+		return err
+	}
+	return nil
+}
+
+// readLoop reads and dispatches frames until the connection ends.
+func (c *conn) readLoop() {
+	for {
+		f, err := c.readFrame()
+		if err != nil {
+			c.endRead(err)
+			return
+		}
+		c.lastRecv.Store(time.Now().UnixNano())
+		c.dispatch(f)
+	}
+}
+
+func (c *conn) endRead(err error) {
+	if c.getState() != stateClosed { // else closed on purpose, already logged
+		switch {
+		case errors.Is(err, ErrFraming):
+			c.log.Warn("diameter peer: closing connection: cannot frame the stream", "peer", c.peerInfo().OriginHost, "error", err)
+		case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+			c.log.Info("diameter peer: connection closed by peer", "peer", c.peerInfo().OriginHost)
+		default:
+			c.log.Warn("diameter peer: closing connection: read failed", "peer", c.peerInfo().OriginHost, "error", err)
+		}
+	}
+	c.close(err)
+}
+
+// dispatch handles one frame in the reading goroutine: answers go to their pending
+// request, base protocol requests are answered here, application requests go to a
+// handler goroutine.
+func (c *conn) dispatch(f []byte) {
+	if f[4]&diam.RequestFlag == 0 {
+		c.handleAnswer(f)
+		return
+	}
+	app := binary.BigEndian.Uint32(f[8:12])
+	code := uint32(f[5])<<16 | uint32(f[6])<<8 | uint32(f[7])
+	if app == diameter.AppIDBase {
+		switch code {
+		case diameter.CmdCapabilitiesExchange:
+			c.handleCER(f)
+			return
+		case diameter.CmdDeviceWatchdog:
+			c.handleDWR(f)
+			return
+		case diameter.CmdDisconnectPeer:
+			c.handleDPR(f)
+			return
+		}
+	}
+	switch st := c.getState(); {
+	case st == stateWaitCER:
+		// RFC 6733 §5.3, §5.6: nothing but CER before the capabilities exchange. Note:
+		// the state machine would drop the connection; we answer 3010 and keep it.
+		c.reject(f, &diameter.ProtocolError{ResultCode: diameter.ResultUnknownPeer,
+			Reason: "request before the capabilities exchange"}, false)
+		return
+	case st != stateOpen || c.ep.stopping():
+		// RFC 6733 §7.1.3: DIAMETER_TOO_BUSY makes the sender use an alternate peer.
+		c.reject(f, &diameter.ProtocolError{ResultCode: diameter.ResultTooBusy,
+			Reason: "disconnecting"}, false)
+		return
+	}
+	select {
+	case c.ep.sem <- struct{}{}:
+	case <-c.closed:
+		return
+	}
+	c.handlers.add()
+	c.ep.handlers.add()
+	go c.serveRequest(f, app, code)
+}
+
+// reject answers f with perr; capabilities adds the CEA capability AVPs (RFC 6733 §5.3.2)
+// to answers without the E bit.
+func (c *conn) reject(f []byte, perr *diameter.ProtocolError, capabilities bool) {
+	opts := c.ep.answerOptions(perr.Reason)
+	if capabilities && !perr.ErrorBit() {
+		opts.Extra = c.ep.capabilityAVPs(c.nc.LocalAddr())
+	}
+	ans, err := c.ep.validator.ErrorAnswer(f, perr, opts)
+	if err != nil {
+		c.log.Warn("diameter peer: cannot answer a bad frame", "error", err, "rejected", perr)
+		return
+	}
+	c.log.Info("diameter peer: request rejected", "peer", c.peerInfo().OriginHost, "rejected", perr)
+	_ = c.write(ans)
+}
+
+// handleAnswer delivers an answer to its pending request. RFC 6733 §3: an answer with an
+// unknown Hop-by-Hop Identifier is discarded; so is one whose End-to-End Identifier does
+// not match the request's.
+func (c *conn) handleAnswer(f []byte) {
+	hbh := binary.BigEndian.Uint32(f[12:16])
+	e2e := binary.BigEndian.Uint32(f[16:20])
+	c.mu.Lock()
+	cl := c.pending[hbh]
+	if cl != nil && cl.e2e == e2e {
+		delete(c.pending, hbh)
+	} else {
+		cl = nil
+	}
+	c.mu.Unlock()
+	if cl == nil {
+		c.log.Info("diameter peer: answer discarded: no pending request", "peer", c.peerInfo().OriginHost,
+			"hop_by_hop", hbh, "end_to_end", e2e)
+		return
+	}
+	cl.ch <- f
+}
+
+// roundTrip sends request f (its Hop-by-Hop Identifier is assigned here) and waits for
+// the answer frame. Application requests (base false) are only sent on an open
+// connection; base requests (DWR, DPR) also while disconnecting.
+func (c *conn) roundTrip(ctx context.Context, f []byte, base bool) ([]byte, error) {
+	hbh := c.hbh.Add(1)
+	binary.BigEndian.PutUint32(f[12:16], hbh)
+	cl := &call{e2e: binary.BigEndian.Uint32(f[16:20]), ch: make(chan []byte, 1)}
+	c.mu.Lock()
+	if c.state == stateClosed || !base && c.state != stateOpen {
+		c.mu.Unlock()
+		return nil, errNotSent
+	}
+	c.pending[hbh] = cl
+	c.mu.Unlock()
+	if err := c.write(f); err != nil {
+		c.forget(hbh)
+		return nil, fmt.Errorf("%w: %w", ErrNoPeer, err)
+	}
+	select {
+	case a := <-cl.ch:
+		if a == nil {
+			return nil, fmt.Errorf("%w: connection to %s lost", ErrNoPeer, remoteString(c.nc))
+		}
+		return a, nil
+	case <-ctx.Done():
+		c.forget(hbh)
+		return nil, ctxError(ctx)
+	}
+}
+
+func (c *conn) forget(hbh uint32) {
+	c.mu.Lock()
+	delete(c.pending, hbh)
+	c.mu.Unlock()
+}
+
+// errNotSent reports a request not sent because its connection was closing or closed.
+var errNotSent = fmt.Errorf("%w: connection closing", ErrNoPeer)
+
+func ctxError(ctx context.Context) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("%w: %w", ErrTimeout, ctx.Err())
+	}
+	return fmt.Errorf("peer: %w", ctx.Err())
+}
+
+// handleCER runs the responder side of the capabilities exchange, RFC 6733 §5.3: the
+// peer must be in the allowlist (else 3010 DIAMETER_UNKNOWN_PEER) and share an
+// application (else 5010 DIAMETER_NO_COMMON_APPLICATION); the connection is closed after
+// a failed exchange. A CER on an open connection is processed again (RFC 6733 §5.6,
+// R-Open and R-Rcv-CER).
+func (c *conn) handleCER(f []byte) {
+	fail := func(perr *diameter.ProtocolError) {
+		c.reject(f, perr, true)
+		c.close(fmt.Errorf("capabilities exchange failed: %w", perr))
+	}
+	m, err := c.ep.validator.Decode(f)
+	var perr *diameter.ProtocolError
+	switch {
+	case errors.As(err, &perr):
+		fail(perr)
+		return
+	case err != nil:
+		c.log.Error("diameter peer: decode failed on a validated CER", "error", err)
+		fail(&diameter.ProtocolError{ResultCode: diameter.ResultUnableToComply, Reason: "cannot decode CER"})
+		return
+	}
+	host, realm, product := identityOf(m)
+	if c.ep.allowed != nil && !c.ep.allowed[host] {
+		c.log.Warn("diameter peer: CER from a peer not in the allowlist", "peer", host)
+		fail(&diameter.ProtocolError{ResultCode: diameter.ResultUnknownPeer, Reason: "unknown peer"})
+		return
+	}
+	common := c.ep.common(advertised(m))
+	if len(common) == 0 {
+		c.log.Warn("diameter peer: CER without a common application", "peer", host)
+		fail(&diameter.ProtocolError{ResultCode: diameter.ResultNoCommonApplication, Reason: "no common application"})
+		return
+	}
+	ans, err := c.ep.validator.Answer(f, diameter.ResultSuccess, diameter.AnswerOptions{
+		OriginHost: c.ep.id.OriginHost, OriginRealm: c.ep.id.OriginRealm,
+		Extra: c.ep.capabilityAVPs(c.nc.LocalAddr()),
+	})
+	if err != nil {
+		c.log.Error("diameter peer: cannot build CEA", "error", err)
+		c.close(err)
+		return
+	}
+	wasOpen := c.open(PeerInfo{
+		OriginHost: host, OriginRealm: realm, ProductName: product, Applications: common,
+		RemoteAddr: remoteString(c.nc), ConnectedAt: time.Now(),
+	})
+	_ = c.nc.SetReadDeadline(time.Time{})
+	if c.write(ans) == nil && !wasOpen {
+		c.log.Info("diameter peer: connected", "peer", host, "realm", realm, "applications", common)
+	}
+}
+
+// open records the peer and moves to the open state; it reports whether it was open.
+func (c *conn) open(info PeerInfo) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	was := c.state == stateOpen
+	if c.state == stateWaitCER || c.state == stateOpen {
+		c.state = stateOpen
+		c.info = info
+	}
+	return was
+}
+
+// handleDWR answers a Device-Watchdog-Request, RFC 6733 §5.5.
+func (c *conn) handleDWR(f []byte) {
+	if c.getState() == stateWaitCER {
+		c.reject(f, &diameter.ProtocolError{ResultCode: diameter.ResultUnknownPeer,
+			Reason: "request before the capabilities exchange"}, false)
+		return
+	}
+	if err := c.ep.validator.Validate(f); err != nil {
+		c.reject(f, err.(*diameter.ProtocolError), false)
+		return
+	}
+	ans, err := c.ep.validator.Answer(f, diameter.ResultSuccess, c.ep.answerOptions(""))
+	if err == nil {
+		_ = c.write(ans)
+	}
+}
+
+// handleDPR answers a Disconnect-Peer-Request, RFC 6733 §5.4: the answers of handlers
+// still running go out first (bounded), then the DPA; the sender of the DPR closes the
+// transport ("the receiver of the Disconnect-Peer-Answer initiates the transport
+// disconnect"), and we close it ourselves when it has not after DisconnectTimeout.
+func (c *conn) handleDPR(f []byte) {
+	if err := c.ep.validator.Validate(f); err != nil {
+		c.reject(f, err.(*diameter.ProtocolError), false)
+		return
+	}
+	c.mu.Lock()
+	if c.state != stateClosed {
+		c.state = stateClosing
+	}
+	host := c.info.OriginHost
+	c.mu.Unlock()
+	c.log.Info("diameter peer: DPR received", "peer", host)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), c.ep.tun.DisconnectTimeout)
+		defer cancel()
+		_ = c.handlers.wait(ctx)
+		if ans, err := c.ep.validator.Answer(f, diameter.ResultSuccess, c.ep.answerOptions("")); err == nil {
+			_ = c.write(ans)
+		}
+		select {
+		case <-c.closed:
+		case <-ctx.Done():
+			c.close(errors.New("peer did not close after DPA"))
+		}
+	}()
+}
+
+// disconnect sends a DPR with cause and waits for the DPA (bounded by ctx), then closes,
+// RFC 6733 §5.4.
+func (c *conn) disconnect(ctx context.Context, cause int32) error {
+	c.mu.Lock()
+	st := c.state
+	if st == stateOpen {
+		c.state = stateClosing
+	}
+	c.mu.Unlock()
+	if st != stateOpen {
+		c.close(errors.New("disconnected"))
+		return nil
+	}
+	m := diam.NewRequest(diameter.CmdDisconnectPeer, diameter.AppIDBase, c.ep.dict)
+	m.Header.EndToEndID = c.ep.nextE2E()
+	m.NewAVP(avp.OriginHost, avp.Mbit, 0, diamIdentity(c.ep.id.OriginHost))
+	m.NewAVP(avp.OriginRealm, avp.Mbit, 0, diamIdentity(c.ep.id.OriginRealm))
+	m.NewAVP(avp.DisconnectCause, avp.Mbit, 0, enumerated(cause))
+	f, err := m.Serialize()
+	if err == nil {
+		_, err = c.roundTrip(ctx, f, true)
+	}
+	c.close(errors.New("disconnected"))
+	if err != nil {
+		return fmt.Errorf("peer: DPR to %s: %w", remoteString(c.nc), err)
+	}
+	return nil
+}
+
+// serveRequest runs the handler of one application request.
+func (c *conn) serveRequest(f []byte, app, code uint32) {
+	defer func() {
+		<-c.ep.sem
+		c.handlers.done()
+		c.ep.handlers.done()
+	}()
+	unable := func(reason string) {
+		c.reject(f, &diameter.ProtocolError{ResultCode: diameter.ResultUnableToComply, Reason: reason}, false)
+	}
+	req, err := c.ep.validator.Decode(f)
+	var perr *diameter.ProtocolError
+	switch {
+	case errors.As(err, &perr):
+		c.reject(f, perr, false)
+		return
+	case err != nil:
+		c.log.Error("diameter peer: decode failed on a validated request", "error", err)
+		unable("cannot decode the request")
+		return
+	}
+	h := c.ep.handler(app, code)
+	if h == nil {
+		c.reject(f, &diameter.ProtocolError{ResultCode: diameter.ResultCommandUnsupported,
+			Reason: fmt.Sprintf("no handler for command %d of application %d", code, app)}, false)
+		return
+	}
+	ans, err := c.invoke(h, req)
+	switch {
+	case errors.As(err, &perr):
+		c.reject(f, perr, false)
+		return
+	case err != nil:
+		c.log.Error("diameter peer: handler failed", "peer", c.peerInfo().OriginHost,
+			"application", app, "command", code, "error", err)
+		unable("unable to comply")
+		return
+	case ans == nil:
+		c.log.Error("diameter peer: handler returned no answer", "application", app, "command", code)
+		unable("unable to comply")
+		return
+	}
+	c.complete(req, ans)
+	b, err := ans.Serialize()
+	if err != nil {
+		c.log.Error("diameter peer: cannot encode the answer", "application", app, "command", code, "error", err)
+		unable("cannot encode the answer")
+		return
+	}
+	_ = c.write(b)
+}
+
+// handlerPanic is a recovered handler panic.
+type handlerPanic struct {
+	value any
+	stack []byte
+}
+
+func (p *handlerPanic) Error() string { return fmt.Sprintf("handler panicked: %v", p.value) }
+
+func (c *conn) invoke(h Handler, req *diam.Message) (ans *diam.Message, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			p := &handlerPanic{value: r, stack: debug.Stack()}
+			c.log.Error("diameter peer: handler panicked", "panic", fmt.Sprint(r), "stack", string(p.stack))
+			ans, err = nil, p
+		}
+	}()
+	return h(c.ctx, req)
+}
+
+// complete fills in what the handler's answer lacks (see Handler).
+func (c *conn) complete(req, ans *diam.Message) {
+	h := ans.Header
+	h.Version = 1
+	h.CommandCode = req.Header.CommandCode
+	h.ApplicationID = req.Header.ApplicationID
+	h.HopByHopID = req.Header.HopByHopID
+	h.EndToEndID = req.Header.EndToEndID
+	h.CommandFlags = h.CommandFlags&^(diam.RequestFlag|diam.ProxiableFlag|diam.RetransmittedFlag) |
+		req.Header.CommandFlags&diam.ProxiableFlag
+	has := func(code uint32) bool {
+		for _, a := range ans.AVP {
+			if a.Code == code && a.VendorID == 0 {
+				return true
+			}
+		}
+		return false
+	}
+	if !has(avp.SessionID) {
+		for _, a := range req.AVP {
+			if a.Code == avp.SessionID && a.VendorID == 0 {
+				ans.InsertAVP(a)
+				break
+			}
+		}
+	}
+	if !has(avp.OriginHost) {
+		ans.NewAVP(avp.OriginHost, avp.Mbit, 0, diamIdentity(c.ep.id.OriginHost))
+	}
+	if !has(avp.OriginRealm) {
+		ans.NewAVP(avp.OriginRealm, avp.Mbit, 0, diamIdentity(c.ep.id.OriginRealm))
+	}
+	h.MessageLength = uint32(ans.Len())
+}
