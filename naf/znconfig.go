@@ -42,7 +42,7 @@ type ZnPeer struct {
 
 // DefaultZnConfig returns the defaults of the zn section (no peers).
 func DefaultZnConfig() ZnConfig {
-	return ZnConfig{Timeout: 3 * time.Second, RequestIMPI: true}
+	return ZnConfig{Timeout: DefaultZnTimeout, RequestIMPI: true}
 }
 
 // Validate checks the section; field names are given relative to prefix ("zn").

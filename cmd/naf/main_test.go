@@ -119,15 +119,6 @@ func TestRegistrationCLI(t *testing.T) {
 	}
 }
 
-// TestServeMEFWithoutZn: until the Zn client is wired, the MEF role refuses to start.
-func TestServeMEFWithoutZn(t *testing.T) {
-	e, _, errOut := testEnv(t, nil)
-	code := run(t.Context(), []string{"serve", "--config", example, "--role", "both"}, e)
-	if code != exitFailure || !strings.Contains(errOut.String(), "Zn client is not wired") {
-		t.Fatalf("code %d: %s", code, errOut.String())
-	}
-}
-
 func serveUntilReady(t *testing.T, e env, args []string) (*service.Service, func() int) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())

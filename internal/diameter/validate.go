@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"runtime"
 	"slices"
 	"strconv"
 	"unicode/utf8"
@@ -284,7 +285,12 @@ func (v *Validator) Decode(frame []byte) (m *diam.Message, err error) {
 	}
 	defer func() {
 		if r := recover(); r != nil {
-			m, err = nil, fmt.Errorf("%w: go-diameter panicked: %v", ErrDecode, r)
+			// Only a runtime error's text is quoted: another panic value could carry AVP data.
+			if re, ok := r.(runtime.Error); ok {
+				m, err = nil, fmt.Errorf("%w: go-diameter panicked: %v", ErrDecode, re)
+			} else {
+				m, err = nil, fmt.Errorf("%w: go-diameter panicked", ErrDecode)
+			}
 		}
 	}()
 	m, err = diam.ReadMessage(bytes.NewReader(frame), v.dict)
