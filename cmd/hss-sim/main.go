@@ -135,7 +135,7 @@ func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
-func cmdServe(ctx context.Context, args []string, stderr io.Writer, env func(string) (string, bool), ready func(net.Addr)) int {
+func cmdServe(ctx context.Context, args []string, stderr io.Writer, env func(string) (string, bool), ready func(serveAddrs)) int {
 	fs := newFlagSet("serve", stderr)
 	var c common
 	c.register(fs)
@@ -157,9 +157,18 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer, env func(str
 	return exitOK
 }
 
-// serve runs the provisioning listener (API, /healthz, /metrics) until ctx ends. ready, if
-// set, is called with the listen address once the listener accepts connections.
-func serve(ctx context.Context, cfg hsssim.Config, log *slog.Logger, ready func(net.Addr)) (err error) {
+// serveAddrs are the addresses serve listens on.
+type serveAddrs struct {
+	// API is the provisioning API (and /healthz, /metrics).
+	API net.Addr
+	// Zh are the Zh Diameter listeners.
+	Zh []hsssim.ZhListener
+}
+
+// serve runs the provisioning listener (API, /healthz, /metrics) and the Zh Diameter server
+// (TS 29.109) until ctx ends, then sends DPR to the Zh peers (RFC 6733 §5.4) and stops.
+// ready, if set, is called with the listen addresses once both accept connections.
+func serve(ctx context.Context, cfg hsssim.Config, log *slog.Logger, ready func(serveAddrs)) (err error) {
 	store, err := hsssim.OpenStore(ctx, cfg.Store, cfg.SQN, cfg.Now)
 	if err != nil {
 		return err
@@ -175,6 +184,12 @@ func serve(ctx context.Context, cfg hsssim.Config, log *slog.Logger, ready func(
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	api, err := hsssim.NewProvisioningAPI(hsssim.APIOptions{
 		Store: store, Config: cfg.Provisioning, Logger: log, Registry: reg, Now: cfg.Now,
+	})
+	if err != nil {
+		return err
+	}
+	zh, err := hsssim.NewZhServer(hsssim.ZhServerOptions{
+		Store: store, Config: cfg.Diameter, Logger: log.With("if", "zh"), Registry: reg, Now: cfg.Now,
 	})
 	if err != nil {
 		return err
@@ -195,27 +210,39 @@ func serve(ctx context.Context, cfg hsssim.Config, log *slog.Logger, ready func(
 	go func() { errc <- srv.Serve(ln) }()
 	log.Info("provisioning API listening", "addr", ln.Addr().String(), "store", cfg.Store.Backend)
 
-	// ------------------------------------------------------------------------------
-	// Zh Diameter server (TS 29.109): NOT WIRED YET. Start it here, from cfg.Diameter,
-	// on top of store (NextSQN / Resync / Get for MAR → MAA) and reg (Zh metrics), and
-	// stop it below before the store is closed.
-	// ------------------------------------------------------------------------------
+	if err := zh.Start(); err != nil {
+		_ = srv.Close()
+		return err
+	}
+	addrs := serveAddrs{API: ln.Addr(), Zh: zh.Listeners()}
+	for _, l := range addrs.Zh {
+		log.Info("Zh Diameter listening", "if", "zh", "transport", l.Transport, "addr", l.Addr.String(),
+			"origin_host", cfg.Diameter.OriginHost, "open", cfg.Diameter.Open)
+	}
 
 	if ready != nil {
-		ready(ln.Addr())
+		ready(addrs)
 	}
+	var runErr error
 	select {
 	case <-ctx.Done():
 	case err := <-errc:
-		return fmt.Errorf("provisioning listener: %w", err)
+		runErr = fmt.Errorf("provisioning listener: %w", err)
+	case err := <-zh.Err():
+		runErr = err
 	}
 	log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("provisioning shutdown: %w", err)
+	// Zh first: the peers get a DPR (REBOOTING) and the requests in flight finish before
+	// the store is closed.
+	if zerr := zh.Shutdown(sctx); zerr != nil {
+		log.Warn("Zh shutdown", "if", "zh", "error", zerr.Error())
 	}
-	return nil
+	if err := srv.Shutdown(sctx); err != nil {
+		runErr = errors.Join(runErr, fmt.Errorf("provisioning shutdown: %w", err))
+	}
+	return runErr
 }
 
 func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer, env func(string) (string, bool)) int {

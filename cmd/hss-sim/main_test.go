@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -15,12 +14,22 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+
+	hsssim "github.com/opengba/opengba/hss-sim"
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv(execEnv) == "1" {
+		// kill_test.go runs the test binary as the hss-sim binary itself.
+		main()
+		return
+	}
 	gin.SetMode(gin.TestMode)
 	os.Exit(m.Run())
 }
+
+// execEnv makes the test binary run main() (see TestMain).
+const execEnv = "HSS_SIM_TEST_EXEC"
 
 const testCSV = "../../hss-sim/testdata/subscribers.csv"
 
@@ -32,7 +41,7 @@ func writeConfig(t *testing.T, extra string) (cfgPath, dbPath string) {
 	dir := t.TempDir()
 	dbPath = filepath.Join(dir, "hss.db")
 	cfgPath = filepath.Join(dir, "hss-sim.yaml")
-	y := fmt.Sprintf("store:\n  path: %s\nprovisioning:\n  listen: 127.0.0.1:0\n%s", dbPath, extra)
+	y := fmt.Sprintf("store:\n  path: %s\ndiameter:\n  listen_tcp: [\"127.0.0.1:0\"]\nprovisioning:\n  listen: 127.0.0.1:0\n%s", dbPath, extra)
 	if err := os.WriteFile(cfgPath, []byte(y), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -123,21 +132,21 @@ func TestServe(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	addrc := make(chan net.Addr, 1)
+	addrc := make(chan serveAddrs, 1)
 	done := make(chan int, 1)
 	var logs bytes.Buffer
 	go func() {
-		done <- cmdServe(ctx, []string{"--config", cfg, "--log-level", "info"}, &syncWriter{w: &logs}, noEnv, func(a net.Addr) { addrc <- a })
+		done <- cmdServe(ctx, []string{"--config", cfg, "--log-level", "info"}, &syncWriter{w: &logs}, noEnv, func(a serveAddrs) { addrc <- a })
 	}()
-	var addr net.Addr
+	var addrs serveAddrs
 	select {
-	case addr = <-addrc:
+	case addrs = <-addrc:
 	case code := <-done:
 		t.Fatalf("serve exited early: %d", code)
 	case <-time.After(30 * time.Second):
 		t.Fatal("serve did not become ready")
 	}
-	base := "http://" + addr.String()
+	base := "http://" + addrs.API.String()
 	get := func(path, token string) (int, string) {
 		req, _ := http.NewRequest("GET", base+path, nil)
 		if token != "" {
@@ -154,16 +163,29 @@ func TestServe(t *testing.T) {
 	if code, body := get("/healthz", ""); code != 200 || !strings.Contains(body, "ok") {
 		t.Fatalf("healthz: %d %s", code, body)
 	}
-	if code, body := get("/metrics", ""); code != 200 || !strings.Contains(body, "hss_subscribers 3") || !strings.Contains(body, "go_goroutines") {
-		t.Fatalf("metrics: %d %s", code, body)
-	}
 	if code, _ := get("/v1/subscribers", ""); code != http.StatusUnauthorized {
 		t.Fatalf("reads are protected by default: %d", code)
 	}
 	if code, body := get("/v1/subscribers/user1_private@home1.net", "a-long-enough-test-token"); code != 200 || !strings.Contains(body, `"k_set":true`) {
 		t.Fatalf("get: %d %s", code, body)
 	}
+
+	// Zh: one TCP listener; a raw peer does CER/CEA and MAR/MAA and must get a DPR when
+	// the server stops (RFC 6733 §5.4).
+	if len(addrs.Zh) != 1 || addrs.Zh[0].Transport != hsssim.TransportTCP {
+		t.Fatalf("Zh listeners %v", addrs.Zh)
+	}
+	bsf := dialBSF(t, addrs.Zh[0].Addr.String())
+	maa := bsf.mar(t, "user1_private@home1.net")
+	set1 := vectorKeys(t, "TS35208/set1")
+	checkAV(t, maa, set1)
+
+	if code, body := get("/metrics", ""); code != 200 || !strings.Contains(body, "hss_subscribers 3") || !strings.Contains(body, "go_goroutines") ||
+		!strings.Contains(body, `hss_zh_answers_total{command="MAR",experimental="false",result="2001"} 1`) || !strings.Contains(body, "hss_zh_peers 1") {
+		t.Fatalf("metrics: %d %s", code, body)
+	}
 	cancel()
+	bsf.expectDPR(t)
 	select {
 	case code := <-done:
 		if code != exitOK {
@@ -175,9 +197,12 @@ func TestServe(t *testing.T) {
 	if strings.Contains(logs.String(), "user1_private@home1.net") {
 		t.Fatal("IMPI logged at info level")
 	}
-	if !strings.Contains(logs.String(), `"msg":"provisioning request"`) {
-		t.Fatalf("no JSON request log: %s", logs.String())
+	for _, want := range []string{`"msg":"provisioning request"`, `"msg":"Zh Diameter listening"`, addrs.Zh[0].Addr.String()} {
+		if !strings.Contains(logs.String(), want) {
+			t.Fatalf("log lacks %s: %s", want, logs.String())
+		}
 	}
+	assertNoSecrets(t, logs.String(), set1, vectorKeys(t, "TS35207/set2"))
 }
 
 // syncWriter serialises writes from the server goroutines.
