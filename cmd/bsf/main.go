@@ -1,7 +1,7 @@
 // Command bsf runs the Bootstrapping Server Function of 3GPP TS 33.220: Ub over HTTP
 // (TS 24.109), Zh towards the HSS and Zn towards NAFs (TS 29.109).
 //
-//	bsf -config bsf.yaml
+//	bsf -config bsf.yaml [-zn-open] [-zn-tls-cert cert.pem -zn-tls-key key.pem [-zn-tls-ca ca.pem]]
 package main
 
 import (
@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -22,7 +23,14 @@ import (
 
 func main() { os.Exit(run(os.Args[1:], os.Stderr)) }
 
+// run stops gracefully on SIGINT or SIGTERM: HTTP shutdown, DPR to every NAF and to the HSS.
 func run(args []string, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return runContext(ctx, args, stderr)
+}
+
+func runContext(ctx context.Context, args []string, stderr io.Writer) int {
 	fs := flag.NewFlagSet("bsf", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "YAML configuration file (defaults apply without one)")
@@ -30,6 +38,10 @@ func run(args []string, stderr io.Writer) int {
 	opsListen := fs.String("ops-listen", "", "override ops.listen (host:port)")
 	logLevel := fs.String("log-level", "", "override log.level (debug|info|warn|error)")
 	check := fs.Bool("check", false, "validate the configuration and exit")
+	znOpen := fs.Bool("zn-open", false, "accept a Zn CER from any Origin-Host (BIRs are still checked against zn.nafs)")
+	znTLSCert := fs.String("zn-tls-cert", "", "PEM certificate: serve Zn over TLS")
+	znTLSKey := fs.String("zn-tls-key", "", "PEM private key of -zn-tls-cert")
+	znTLSCA := fs.String("zn-tls-ca", "", "PEM CA bundle: require NAF client certificates it signed")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -56,6 +68,11 @@ func run(args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 2
 	}
+	znTLS, err := bsf.ZnTLSConfig(*znTLSCert, *znTLSKey, *znTLSCA)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
 	if *check {
 		fmt.Fprintln(stderr, "bsf: configuration ok")
 		return 0
@@ -70,9 +87,6 @@ func run(args []string, stderr io.Writer) int {
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level})).With(slog.String("component", "bsf"))
 	gin.SetMode(gin.ReleaseMode)
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-
 	store, challenges, err := bsf.OpenStore(ctx, cfg)
 	if err != nil {
 		log.Error("open store", slog.String("error", err.Error()))
@@ -84,33 +98,60 @@ func run(args []string, stderr io.Writer) int {
 		}
 	}()
 
-	// ====================================================================================
-	// Diameter edge, part 1: the Zh client (bsf/zh.go) — TO BE FILLED IN WITH zh.go.
-	// Build it from cfg.Zh (peers by priority, Origin-Host/Realm, cfg.Zh.Timeout) and the
-	// logger; it implements bsf.VectorSource (FetchAV + Ready) and sets
-	// b.Metrics().HSSPeerUp / ZhLatency once b exists. Close it after Run returns.
-	var vectors bsf.VectorSource
-	// ====================================================================================
-	if vectors == nil {
-		log.Error("no Zh client: this build has no bsf/zh.go yet, so the BSF cannot fetch authentication vectors")
+	// Diameter edge, part 1: the Zh client towards the HSSs (it connects in the background;
+	// /readyz reports when a peer is up). Closed last, after the Zn server: DPR to the HSS.
+	zh, err := bsf.NewZhClient(cfg.Zh, bsf.ZhOptions{Logger: log, Now: cfg.Now})
+	if err != nil {
+		log.Error("zh client", slog.String("error", err.Error()))
 		return 1
 	}
+	defer func() {
+		if err := zh.Close(); err != nil {
+			log.Warn("zh: disconnect", slog.String("error", err.Error()))
+		}
+	}()
 
-	b, err := bsf.New(cfg, bsf.Deps{VectorSource: vectors, Store: store, Challenges: challenges, Logger: log})
+	b, err := bsf.New(cfg, bsf.Deps{VectorSource: zh, Store: store, Challenges: challenges, Logger: log})
 	if err != nil {
 		log.Error("new bsf", slog.String("error", err.Error()))
 		return 1
 	}
+	zh.SetMetrics(b.Metrics())
 
-	// ====================================================================================
-	// Diameter edge, part 2: the Zn server (bsf/zn.go) — TO BE FILLED IN WITH zn.go.
-	// Build it from cfg.Zn (listen addresses, Origin-Host/Realm), answer every BIR with
-	// b.BootstrappingInfo(ctx, bsf.ZnRequest{…}), observe b.Metrics().ZnLatency, start it
-	// here and stop it when ctx is done (before the store closes).
-	_ = b
-	// ====================================================================================
+	// Diameter edge, part 2: the Zn server for the NAFs, stopped (DPR to every NAF) after Ub
+	// and before the HSS link and the store.
+	zn, err := bsf.NewZnServer(b, bsf.ZnOptions{Logger: log, TLS: znTLS, Open: *znOpen})
+	if err != nil {
+		log.Error("zn server", slog.String("error", err.Error()))
+		return 1
+	}
+	if err := zn.Start(); err != nil {
+		log.Error("zn server", slog.String("error", err.Error()))
+		return 1
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := zn.Shutdown(sctx); err != nil {
+			log.Warn("zn: shutdown", slog.String("error", err.Error()))
+		}
+	}()
+	// A Zn listener that fails stops the BSF as well.
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	go func() {
+		select {
+		case err := <-zn.Err():
+			cancel(err)
+		case <-ctx.Done():
+		}
+	}()
 
-	if err := b.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+	err = b.Run(ctx)
+	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+		err = cause
+	}
+	if err != nil && !errors.Is(err, context.Canceled) {
 		log.Error("bsf stopped", slog.String("error", err.Error()))
 		return 1
 	}
