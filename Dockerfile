@@ -12,16 +12,13 @@
 #   scripts/build-images.sh            # builds the binaries, the context and all four images
 #   docker build -f Dockerfile --target bsf -t opengba/bsf:lab dist/docker
 #
-# Targets: hss-sim, bsf, naf, gba-ue. The server images also carry gba-ue: until the
-# servers have a "healthcheck URL" subcommand, "gba-ue get URL" is the HTTP probe of the
-# compose healthchecks (a plain GET; it only bootstraps when a NAF asks for GBA, which the
-# /healthz and /readyz endpoints never do). There is no shell, no CA bundle and no tzdata
-# in these images: the lab speaks plain HTTP and Diameter on a private network, in UTC.
-# Every process runs as the numeric non-root user 65532.
+# Targets: hss-sim, bsf, naf, gba-ue: one binary each. The compose healthchecks run the
+# servers' own "healthcheck URL" subcommand (a plain GET, exit 0 on 2xx). There is no shell,
+# no CA bundle and no tzdata in these images: the lab speaks plain HTTP and Diameter on a
+# private network, in UTC. Every process runs as the numeric non-root user 65532.
 
 FROM scratch AS base
 COPY --chown=65532:65532 rootfs/ /
-COPY bin/gba-ue /usr/local/bin/gba-ue
 USER 65532:65532
 WORKDIR /data
 ENV TMPDIR=/tmp
@@ -46,5 +43,6 @@ CMD ["serve", "--config", "/etc/opengba/naf.yaml"]
 
 # Last, so that a plain "docker build" without --target gives the device client.
 FROM base AS gba-ue
+COPY bin/gba-ue /usr/local/bin/gba-ue
 ENTRYPOINT ["/usr/local/bin/gba-ue"]
 CMD ["help"]

@@ -1,8 +1,6 @@
 package bsf
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -11,8 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
+	"github.com/opengba/opengba/internal/config"
 	"github.com/opengba/opengba/internal/digest"
 	"github.com/opengba/opengba/internal/gba"
 )
@@ -149,6 +146,12 @@ type ZhConfig struct {
 	DestinationRealm string `yaml:"destination_realm"`
 	// Peers are the HSSs, tried by ascending Priority.
 	Peers []HSSPeer `yaml:"peers"`
+	// TLS, when any file is set, runs TLS over every TCP connection to an HSS (RFC 6733
+	// §2.1, §13.1; not over SCTP): CAFile verifies the HSS certificate (empty: the system
+	// roots, of which FROM scratch images have none) against the peer's host (or the
+	// address's host); CertFile and KeyFile are the BSF's client certificate, for an HSS
+	// that requires one. Flags -zh-tls-ca, -zh-tls-cert, -zh-tls-key override them.
+	TLS DiameterTLSConfig `yaml:"tls"`
 	// WatchdogInterval is the DWR interval (RFC 6733 §5.5).
 	WatchdogInterval time.Duration `yaml:"watchdog_interval"`
 	// GUSSCacheSize bounds the per-IMPI GUSS cache (0 disables it).
@@ -163,7 +166,9 @@ type HSSPeer struct {
 	Host string `yaml:"host"`
 	// Transport is tcp (default) or sctp.
 	Transport string `yaml:"transport"`
-	// Priority orders the peers: lower first; equal priorities share load.
+	// Priority orders the peers: lower first. Peers of equal priority are tried in
+	// configuration order; they do not share load: the Zh client keeps one connection, to
+	// the first reachable peer, and fails over to the next (specs/decisions.md DV.10).
 	Priority int `yaml:"priority"`
 }
 
@@ -178,6 +183,22 @@ type ZnConfig struct {
 	OriginRealm string `yaml:"origin_realm"`
 	// NAFs maps a NAF's Diameter Origin-Host to what it may ask for.
 	NAFs map[string]NAFPolicy `yaml:"nafs"`
+	// Open accepts a CER from any Origin-Host; otherwise only the NAFs of NAFs may connect
+	// (others get DIAMETER_UNKNOWN_PEER, RFC 6733 §5.3). Either way a BIR is answered only
+	// for the NAFs of NAFs. Flag -zn-open overrides it.
+	Open bool `yaml:"open"`
+	// TLS, when CertFile and KeyFile are set, makes every TCP listener a TLS listener
+	// (RFC 6733 §2.1, §13.1: TLS starts before the CER); with CAFile, NAFs must present a
+	// client certificate it signed. Flags -zn-tls-cert, -zn-tls-key, -zn-tls-ca override them.
+	TLS DiameterTLSConfig `yaml:"tls"`
+}
+
+// DiameterTLSConfig names the PEM files of TLS on a Diameter reference point (zh.tls, zn.tls;
+// each says what CAFile verifies there).
+type DiameterTLSConfig struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+	CAFile   string `yaml:"ca_file"`
 }
 
 // NAFPolicy is the BSF's local policy for one NAF (TS 33.220 §4.5.3, Annex J).
@@ -264,49 +285,31 @@ func Default() Config {
 	}
 }
 
-// LoadConfig reads path over Default(). lookup resolves ${VAR} (nil: os.LookupEnv).
+// LoadConfig reads the file at path over Default() with internal/config: ${VAR} and
+// ${VAR:-default} are expanded outside comments ("$$" is a literal "$", $VAR without braces
+// is not expanded; an unset variable without default is an error naming it), unknown keys
+// are errors, and every error names the file and line. A list in the file (zh.peers,
+// zn.listen_tcp) replaces the default list. lookup resolves variables (nil: os.LookupEnv).
+// The result is not yet validated.
 func LoadConfig(path string, lookup func(string) (string, bool)) (Config, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return Config{}, fmt.Errorf("%w: %w", ErrConfig, err)
-	}
-	return ParseConfig(b, lookup)
+	return loadConfig(func(cfg *Config) error {
+		return config.Load(path, cfg, config.Options{Lookup: lookup, Sentinel: ErrConfig})
+	})
 }
 
-// ParseConfig expands ${VAR} and ${VAR:-default} in data (before parsing; "$$" is a literal
-// "$"; an unset variable without default is an error naming it), then decodes the YAML over
-// Default(). Unknown keys are errors. The result is not yet validated.
+// ParseConfig is LoadConfig for data already read (errors give line numbers only).
 func ParseConfig(data []byte, lookup func(string) (string, bool)) (Config, error) {
-	if lookup == nil {
-		lookup = os.LookupEnv
-	}
-	var missing []string
-	expanded := os.Expand(string(data), func(name string) string {
-		if name == "$" {
-			return "$"
-		}
-		if v, def, ok := strings.Cut(name, ":-"); ok {
-			if val, set := lookup(v); set && val != "" {
-				return val
-			}
-			return def
-		}
-		val, ok := lookup(name)
-		if !ok {
-			missing = append(missing, name)
-		}
-		return val
+	return loadConfig(func(cfg *Config) error {
+		return config.Parse("", data, cfg, config.Options{Lookup: lookup, Sentinel: ErrConfig})
 	})
-	if len(missing) > 0 {
-		return Config{}, &ConfigError{Field: "${" + missing[0] + "}", Reason: "environment variable is not set"}
-	}
+}
+
+func loadConfig(decode func(*Config) error) (Config, error) {
 	cfg := Default()
 	// Lists replace the defaults instead of merging into them.
 	cfg.Zh.Peers, cfg.Zn.ListenTCP = nil, nil
-	dec := yaml.NewDecoder(bytes.NewReader([]byte(expanded)))
-	dec.KnownFields(true)
-	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
-		return Config{}, fmt.Errorf("%w: %w", ErrConfig, err)
+	if err := decode(&cfg); err != nil {
+		return Config{}, err
 	}
 	def := Default()
 	if cfg.Zh.Peers == nil {
@@ -455,6 +458,9 @@ func (c *Config) Validate() error {
 	if z.GUSSCacheSize < 0 {
 		return cfgErr("zh.guss_cache_size", "must not be negative")
 	}
+	if (z.TLS.CertFile == "") != (z.TLS.KeyFile == "") {
+		return cfgErr("zh.tls.key_file", "cert_file and key_file go together")
+	}
 
 	n := c.Zn
 	if len(n.ListenTCP)+len(n.ListenSCTP) == 0 {
@@ -475,6 +481,12 @@ func (c *Config) Validate() error {
 	}
 	if err := validateDiameterIdentity("zn.origin_realm", n.OriginRealm); err != nil {
 		return err
+	}
+	if (n.TLS.CertFile == "") != (n.TLS.KeyFile == "") {
+		return cfgErr("zn.tls.key_file", "cert_file and key_file go together")
+	}
+	if n.TLS.CAFile != "" && n.TLS.CertFile == "" {
+		return cfgErr("zn.tls.ca_file", "needs cert_file and key_file (the server's certificate)")
 	}
 	hosts := make([]string, 0, len(n.NAFs))
 	for host := range n.NAFs {

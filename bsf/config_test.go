@@ -1,13 +1,19 @@
 package bsf
 
 import (
+	"bufio"
+	"context"
+	"crypto/tls"
 	"encoding/base64"
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/opengba/opengba/internal/config"
 )
 
 func kekB64() string { return base64.StdEncoding.EncodeToString(testKEK()) }
@@ -47,13 +53,15 @@ func TestExampleConfig(t *testing.T) {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Ub.Listen != "0.0.0.0:8080" || cfg.Zh.Peers[0].Address != "hss-sim:3868" || cfg.Zn.NAFs["naf.opengba.test"].Group != "m2m" {
+	if cfg.Ub.Listen != "127.0.0.1:8090" || cfg.Zh.Peers[0].Address != "127.0.0.1:3868" || cfg.Zn.NAFs["mef.sp.example"].Group != "m2m" {
 		t.Errorf("example not applied: %+v", cfg)
 	}
-	// Without BSF_KEK the expansion names the variable.
-	_, err = ParseConfig(b, func(string) (string, bool) { return "", false })
-	var ce *ConfigError
-	if !errors.As(err, &ce) || ce.Field != "${BSF_KEK}" {
+	// Without BSF_KEK the expansion names the variable, the file and the line; the
+	// ${BSF_KEK} of the header comment is not expanded.
+	_, err = LoadConfig("bsf.example.yaml", func(string) (string, bool) { return "", false })
+	var ce *config.Error
+	if !errors.As(err, &ce) || ce.Var != "BSF_KEK" || ce.File != "bsf.example.yaml" || ce.Line < 20 || !errors.Is(err, ErrConfig) ||
+		!strings.HasPrefix(err.Error(), "bsf: config: bsf.example.yaml:") {
 		t.Fatalf("missing variable: %v", err)
 	}
 }
@@ -107,6 +115,11 @@ func TestValidateNamesField(t *testing.T) {
 		{"zh.peers[0].transport", func(c *Config) { c.Zh.Peers[0].Transport = "udp" }},
 		{"zh.origin_host", func(c *Config) { c.Zh.OriginHost = "" }},
 		{"zn.listen_tcp", func(c *Config) { c.Zn.ListenTCP = nil }},
+		{"zn.tls.key_file", func(c *Config) { c.Zn.TLS.CertFile = "c.pem" }},
+		{"zn.tls.key_file", func(c *Config) { c.Zn.TLS.KeyFile = "k.pem" }},
+		{"zn.tls.ca_file", func(c *Config) { c.Zn.TLS.CAFile = "ca.pem" }},
+		{"zh.tls.key_file", func(c *Config) { c.Zh.TLS.CertFile = "c.pem" }},
+		{"zh.tls.key_file", func(c *Config) { c.Zh.TLS.CAFile, c.Zh.TLS.KeyFile = "ca.pem", "k.pem" }},
 		{"zn.nafs[naf.x].fqdns", func(c *Config) { c.Zn.NAFs = map[string]NAFPolicy{"naf.x": {}} }},
 		{"zn.nafs[naf.x].fqdns[0]", func(c *Config) { c.Zn.NAFs = map[string]NAFPolicy{"naf.x": {FQDNs: []string{"a b"}}} }},
 		{"zn.nafs[naf.x].impi", func(c *Config) {
@@ -134,6 +147,165 @@ func TestValidateNamesField(t *testing.T) {
 	cfg.Store.KEKFile = kekFile
 	if err := cfg.Validate(); err != nil {
 		t.Errorf("kek_file: %v", err)
+	}
+	cfg.Zh.TLS.CAFile = "ca.pem" // a CA alone turns Zh TLS on (server authentication only)
+	if err := cfg.Validate(); err != nil {
+		t.Errorf("zh.tls.ca_file alone: %v", err)
+	}
+}
+
+// TestParseConfigZnZhSettings: zn.open, zn.tls and zh.tls are read from the file; absent,
+// they default to off.
+func TestParseConfigZnZhSettings(t *testing.T) {
+	cfg, err := ParseConfig([]byte(`zn:
+  open: true
+  tls: {cert_file: zn.pem, key_file: zn.key, ca_file: nafs.pem}
+zh:
+  tls:
+    ca_file: hss-ca.pem
+    cert_file: bsf.pem
+    key_file: bsf.key
+`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{}
+	want.Zn.Open = true
+	want.Zn.TLS = DiameterTLSConfig{CertFile: "zn.pem", KeyFile: "zn.key", CAFile: "nafs.pem"}
+	want.Zh.TLS = DiameterTLSConfig{CertFile: "bsf.pem", KeyFile: "bsf.key", CAFile: "hss-ca.pem"}
+	if cfg.Zn.Open != want.Zn.Open || cfg.Zn.TLS != want.Zn.TLS || cfg.Zh.TLS != want.Zh.TLS {
+		t.Errorf("parsed zn %+v %+v, zh %+v", cfg.Zn.Open, cfg.Zn.TLS, cfg.Zh.TLS)
+	}
+	if d := Default(); d.Zn.Open || d.Zn.TLS != (DiameterTLSConfig{}) || d.Zh.TLS != (DiameterTLSConfig{}) {
+		t.Errorf("defaults: zn.open %v, zn.tls %+v, zh.tls %+v", d.Zn.Open, d.Zn.TLS, d.Zh.TLS)
+	}
+	_, err = ParseConfig([]byte("zh:\n  tls:\n    ca: x.pem\n"), nil)
+	var ce *config.Error
+	if !errors.As(err, &ce) || ce.Line != 3 || !strings.Contains(err.Error(), `unknown key "ca"`) {
+		t.Errorf("unknown zh.tls key: %v", err)
+	}
+}
+
+// TestTLSFromConfig: ZhTLSConfig and ZnTLSConfig load the PEM files and name the field of
+// a bad one.
+func TestTLSFromConfig(t *testing.T) {
+	certFile, keyFile, _ := selfSigned(t)
+	missing := filepath.Join(t.TempDir(), "missing.pem")
+	if c, err := ZhTLSConfig("", "", ""); c != nil || err != nil {
+		t.Errorf("ZhTLSConfig without files = %v, %v", c, err)
+	}
+	c, err := ZhTLSConfig("", "", certFile)
+	if err != nil || c == nil || c.RootCAs == nil || len(c.Certificates) != 0 || c.MinVersion != tls.VersionTLS12 {
+		t.Fatalf("ZhTLSConfig(ca) = %+v, %v", c, err)
+	}
+	if c, err := ZhTLSConfig(certFile, keyFile, ""); err != nil || len(c.Certificates) != 1 || c.RootCAs != nil {
+		t.Fatalf("ZhTLSConfig(cert, key) = %+v, %v", c, err)
+	}
+	if c, err := ZnTLSConfig(certFile, keyFile, certFile); err != nil || c.ClientAuth != tls.RequireAndVerifyClientCert || c.ClientCAs == nil {
+		t.Fatalf("ZnTLSConfig(cert, key, ca) = %+v, %v", c, err)
+	}
+	for _, tc := range []struct {
+		name  string
+		build func() (*tls.Config, error)
+		field string
+	}{
+		{"zh ca missing", func() (*tls.Config, error) { return ZhTLSConfig("", "", missing) }, "zh.tls.ca_file"},
+		{"zh ca not pem", func() (*tls.Config, error) { return ZhTLSConfig("", "", keyFile) }, "zh.tls.ca_file"},
+		{"zh cert missing", func() (*tls.Config, error) { return ZhTLSConfig(missing, keyFile, "") }, "zh.tls.cert_file"},
+		{"zh key alone", func() (*tls.Config, error) { return ZhTLSConfig("", keyFile, "") }, "zh.tls.key_file"},
+		{"zn ca missing", func() (*tls.Config, error) { return ZnTLSConfig(certFile, keyFile, missing) }, "zn.tls.ca_file"},
+		{"zn ca alone", func() (*tls.Config, error) { return ZnTLSConfig("", "", certFile) }, "zn.tls.ca_file"},
+		{"zn cert missing", func() (*tls.Config, error) { return ZnTLSConfig(missing, keyFile, "") }, "zn.tls.cert_file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := tc.build()
+			var ce *ConfigError
+			if !errors.As(err, &ce) || ce.Field != tc.field || !errors.Is(err, ErrConfig) {
+				t.Fatalf("got %v, want a ConfigError naming %s", err, tc.field)
+			}
+		})
+	}
+}
+
+// TestZhClientTLSFromConfig: zh.tls alone (no ZhOptions.TLS) runs TLS towards the HSS,
+// verifies its certificate with zh.tls.ca_file and presents zh.tls.cert_file to an HSS
+// that requires a client certificate (RFC 6733 §13.1).
+func TestZhClientTLSFromConfig(t *testing.T) {
+	certFile, keyFile, pool := selfSigned(t)
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hss := newFakeZhOn(t, "hss.home1.net", tls.NewListener(ln, &tls.Config{
+		Certificates: []tls.Certificate{cert}, ClientCAs: pool, ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS12,
+	}))
+
+	// The CA alone: the HSS wants a client certificate, so no connection.
+	noCert := zhConfig(hss.addr)
+	noCert.Timeout = 300 * time.Millisecond
+	noCert.TLS.CAFile = certFile
+	if _, err := newZhClient(t, noCert, ZhOptions{}).FetchAV(context.Background(), AVRequest{IMPI: testIMPI}); !errors.Is(err, ErrHSSUnavailable) {
+		t.Errorf("without a client certificate: %v, want ErrHSSUnavailable", err)
+	}
+	// CA and client certificate: a MAR goes through.
+	cfg := zhConfig(hss.addr)
+	cfg.TLS = DiameterTLSConfig{CAFile: certFile, CertFile: certFile, KeyFile: keyFile}
+	if _, err := newZhClient(t, cfg, ZhOptions{}).FetchAV(context.Background(), AVRequest{IMPI: testIMPI}); err != nil {
+		t.Fatalf("over TLS from zh.tls: %v", err)
+	}
+	if len(hss.received()) != 1 {
+		t.Errorf("HSS got %d MARs, want 1", len(hss.received()))
+	}
+	// An unreadable file fails NewZhClient, naming the field.
+	bad := zhConfig(hss.addr)
+	bad.TLS.CAFile = filepath.Join(t.TempDir(), "missing.pem")
+	var ce *ConfigError
+	if _, err := NewZhClient(bad, ZhOptions{}); !errors.As(err, &ce) || ce.Field != "zh.tls.ca_file" {
+		t.Errorf("missing CA file: %v", err)
+	}
+}
+
+// TestZnServerFromConfig: zn.tls alone (no ZnOptions.TLS) makes the listener TLS, and
+// zn.open alone lets a NAF outside zn.nafs complete the CER/CEA.
+func TestZnServerFromConfig(t *testing.T) {
+	certFile, keyFile, pool := selfSigned(t)
+	tb := newTestBSF(t, withConfig(func(c *Config) {
+		c.Zn.TLS = DiameterTLSConfig{CertFile: certFile, KeyFile: keyFile}
+		c.Zn.Open = true
+	}))
+	z, addr := startZn(t, tb, ZnOptions{})
+	if ls := z.Listeners(); ls[0].Transport != TransportTLS {
+		t.Fatalf("transport %q, want tls", ls[0].Transport)
+	}
+	nc, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: pool, ServerName: "bsf.home1.net", MinVersion: tls.VersionTLS12})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = nc.Close() })
+	stranger := &rawPeer{t: t, nc: nc, br: bufio.NewReader(nc)}
+	if code, _ := stranger.capabilities("stranger.home1.net", "home1.net", rawAppZn).result(); code != 2001 {
+		t.Fatalf("zn.open: CEA result %d for a NAF outside zn.nafs, want 2001", code)
+	}
+
+	// Without zn.open the same NAF gets DIAMETER_UNKNOWN_PEER.
+	closed := newTestBSF(t)
+	_, addr = startZn(t, closed, ZnOptions{})
+	if code, _ := dialRaw(t, addr).capabilities("stranger.home1.net", "home1.net", rawAppZn).result(); code != 3010 {
+		t.Fatalf("CEA result %d for a NAF outside zn.nafs, want 3010", code)
+	}
+	// zn.open without NAFs: NewZnServer accepts it (BIRs are refused per NAF anyway).
+	none := newTestBSF(t, withConfig(func(c *Config) { c.Zn.NAFs, c.Zn.Open = nil, true }))
+	if _, err := NewZnServer(none.BSF, ZnOptions{}); err != nil {
+		t.Errorf("zn.open without NAFs: %v", err)
+	}
+	bad := newTestBSF(t, withConfig(func(c *Config) { c.Zn.TLS = DiameterTLSConfig{CertFile: keyFile, KeyFile: keyFile} }))
+	var ce *ConfigError
+	if _, err := NewZnServer(bad.BSF, ZnOptions{}); !errors.As(err, &ce) || ce.Field != "zn.tls.cert_file" {
+		t.Errorf("bad zn.tls certificate: %v", err)
 	}
 }
 

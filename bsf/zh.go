@@ -56,7 +56,9 @@ type ZhOptions struct {
 	// Metrics, when set, receives ZhLatency and HSSPeerUp; it can also be given later with
 	// SetMetrics (the BSF that owns the metrics needs the client first).
 	Metrics *Metrics
-	// TLS, when set, runs TLS over every TCP connection to an HSS (RFC 6733 §2.1, §13.1).
+	// TLS, when set, runs TLS over every TCP connection to an HSS (RFC 6733 §2.1, §13.1)
+	// and takes precedence over zh.tls; nil builds it from the PEM files of zh.tls with
+	// ZhTLSConfig (TLS off when they are empty).
 	TLS *tls.Config
 	// ConnectTimeout bounds dialling plus CER/CEA with one HSS; BackoffMin and BackoffMax
 	// bound the wait between rounds of connection attempts. Zero takes the peer layer's
@@ -98,7 +100,8 @@ type ZhClient struct {
 // the background; Ready reports when a connection is up. The HSS peers are tried by
 // ascending Priority (peers of equal priority in configuration order: the peer layer
 // keeps one connection, so equal priorities do not share load). When every peer names its
-// Host, a CEA from any other Origin-Host is refused.
+// Host, a CEA from any other Origin-Host is refused. It fails when the PEM files of zh.tls
+// cannot be loaded.
 func NewZhClient(cfg ZhConfig, opts ZhOptions) (*ZhClient, error) {
 	if cfg.Timeout <= 0 {
 		return nil, cfgErr("zh.timeout", "must be positive")
@@ -140,6 +143,13 @@ func NewZhClient(cfg ZhConfig, opts ZhOptions) (*ZhClient, error) {
 		hosts = nil
 	}
 
+	tlsConf := opts.TLS
+	if tlsConf == nil {
+		var err error
+		if tlsConf, err = ZhTLSConfig(cfg.TLS.CertFile, cfg.TLS.KeyFile, cfg.TLS.CAFile); err != nil {
+			return nil, err
+		}
+	}
 	d := opts.Dictionary
 	if d == nil {
 		var err error
@@ -170,7 +180,7 @@ func NewZhClient(cfg ZhConfig, opts ZhOptions) (*ZhClient, error) {
 		z.metrics.Store(opts.Metrics)
 	}
 	dial := func(ctx context.Context, addr string) (net.Conn, error) {
-		nc, err := dialHSS(ctx, byAddr[addr], addr, opts.TLS)
+		nc, err := dialHSS(ctx, byAddr[addr], addr, tlsConf)
 		if err != nil {
 			return nil, err
 		}
@@ -204,6 +214,31 @@ func NewZhClient(cfg ZhConfig, opts ZhOptions) (*ZhClient, error) {
 	z.client = c
 	go z.gaugeLoop()
 	return z, nil
+}
+
+// ZhTLSConfig builds the TLS client configuration of RFC 6733 §13.1 towards the HSSs from
+// PEM files: caFile verifies the HSS certificates (empty: the system roots), certFile and
+// keyFile are the BSF's client certificate (optional). It returns nil, nil when all three
+// are empty (TLS off). The server name checked is the peer's host (or the address's host).
+func ZhTLSConfig(certFile, keyFile, caFile string) (*tls.Config, error) {
+	if certFile == "" && keyFile == "" && caFile == "" {
+		return nil, nil
+	}
+	conf := &tls.Config{MinVersion: tls.VersionTLS12}
+	if certFile != "" || keyFile != "" {
+		cert, err := loadKeyPair("zh.tls", certFile, keyFile)
+		if err != nil {
+			return nil, err
+		}
+		conf.Certificates = []tls.Certificate{cert}
+	}
+	if caFile != "" {
+		var err error
+		if conf.RootCAs, err = loadCertPool("zh.tls.ca_file", caFile); err != nil {
+			return nil, err
+		}
+	}
+	return conf, nil
 }
 
 // dialHSS opens the transport connection to one HSS: TCP (with TLS when configured) or

@@ -30,11 +30,12 @@ type ZnOptions struct {
 	// Dictionary is diameter.NewDictionary(); nil builds one.
 	Dictionary *dict.Parser
 	// TLS, when set, makes every TCP listener a TLS listener (RFC 6733 §2.1, §13.1: TLS
-	// starts before the CER). ZnTLSConfig builds one from PEM files.
+	// starts before the CER) and takes precedence over zn.tls; nil builds it from the PEM
+	// files of zn.tls with ZnTLSConfig (TLS off when they are empty).
 	TLS *tls.Config
-	// Open accepts a CER from any Origin-Host. Otherwise only the NAFs of zn.nafs may
-	// connect; others get DIAMETER_UNKNOWN_PEER (3010, RFC 6733 §5.3). Either way a BIR is
-	// answered only for the NAFs of zn.nafs (BootstrappingInfo).
+	// Open, like zn.open (either suffices), accepts a CER from any Origin-Host. Otherwise
+	// only the NAFs of zn.nafs may connect; others get DIAMETER_UNKNOWN_PEER (3010, RFC 6733
+	// §5.3). Either way a BIR is answered only for the NAFs of zn.nafs (BootstrappingInfo).
 	Open bool
 	// MaxConcurrent bounds the BIRs handled at once (0: the peer layer's default, 256).
 	MaxConcurrent int
@@ -71,7 +72,8 @@ type ZnServer struct {
 
 // NewZnServer builds the Zn server of b from b's zn configuration; it does not listen yet
 // (Start). The peer allowlist is the Origin-Hosts of zn.nafs (as written and lower-cased)
-// unless opts.Open; with neither, NewZnServer fails, since no NAF could connect.
+// unless zn.open or opts.Open; with neither, NewZnServer fails, since no NAF could connect.
+// It also fails when the PEM files of zn.tls cannot be loaded.
 func NewZnServer(b *BSF, opts ZnOptions) (*ZnServer, error) {
 	if b == nil {
 		return nil, errors.New("bsf: zn: nil BSF")
@@ -80,8 +82,15 @@ func NewZnServer(b *BSF, opts ZnOptions) (*ZnServer, error) {
 	if len(cfg.ListenTCP)+len(cfg.ListenSCTP) == 0 {
 		return nil, cfgErr("zn.listen_tcp", "need at least one TCP or SCTP listen address")
 	}
+	tlsConf := opts.TLS
+	if tlsConf == nil {
+		var err error
+		if tlsConf, err = ZnTLSConfig(cfg.TLS.CertFile, cfg.TLS.KeyFile, cfg.TLS.CAFile); err != nil {
+			return nil, err
+		}
+	}
 	var allowed []string
-	if !opts.Open {
+	if !opts.Open && !cfg.Open {
 		for host := range cfg.NAFs {
 			allowed = append(allowed, host)
 			if l := strings.ToLower(host); l != host {
@@ -89,7 +98,7 @@ func NewZnServer(b *BSF, opts ZnOptions) (*ZnServer, error) {
 			}
 		}
 		if len(allowed) == 0 {
-			return nil, cfgErr("zn.nafs", "no NAF is authorised: list the NAF Origin-Hosts or open the Zn server")
+			return nil, cfgErr("zn.nafs", "no NAF is authorised: list the NAF Origin-Hosts or set zn.open")
 		}
 		slices.Sort(allowed)
 	}
@@ -122,7 +131,7 @@ func NewZnServer(b *BSF, opts ZnOptions) (*ZnServer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bsf: zn: %w", err)
 	}
-	z := &ZnServer{b: b, cfg: cfg, srv: srv, dict: d, log: log, tlsConf: opts.TLS, errc: make(chan error, 1)}
+	z := &ZnServer{b: b, cfg: cfg, srv: srv, dict: d, log: log, tlsConf: tlsConf, errc: make(chan error, 1)}
 	z.ctx, z.cancel = context.WithCancel(context.Background())
 	srv.Handle(diameter.AppIDZn, diameter.CmdBootstrappingInfo, z.handleBIR)
 	return z, nil
@@ -134,29 +143,48 @@ func NewZnServer(b *BSF, opts ZnOptions) (*ZnServer, error) {
 func ZnTLSConfig(certFile, keyFile, caFile string) (*tls.Config, error) {
 	if certFile == "" && keyFile == "" {
 		if caFile != "" {
-			return nil, cfgErr("zn tls ca file", "needs a certificate and a key")
+			return nil, cfgErr("zn.tls.ca_file", "needs cert_file and key_file (the server's certificate)")
 		}
 		return nil, nil
+	}
+	cert, err := loadKeyPair("zn.tls", certFile, keyFile)
+	if err != nil {
+		return nil, err
+	}
+	conf := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if caFile != "" {
+		if conf.ClientCAs, err = loadCertPool("zn.tls.ca_file", caFile); err != nil {
+			return nil, err
+		}
+		conf.ClientAuth = tls.RequireAndVerifyClientCert
+	}
+	return conf, nil
+}
+
+// loadKeyPair loads a certificate and its key; prefix names the configuration section.
+func loadKeyPair(prefix, certFile, keyFile string) (tls.Certificate, error) {
+	if (certFile == "") != (keyFile == "") {
+		return tls.Certificate{}, cfgErr(prefix+".key_file", "cert_file and key_file go together")
 	}
 	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
 	if err != nil {
 		// The error names the file, never key material.
-		return nil, cfgErr("zn tls certificate", "%v", err)
+		return tls.Certificate{}, cfgErr(prefix+".cert_file", "%v", err)
 	}
-	conf := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-	if caFile != "" {
-		pem, err := os.ReadFile(caFile)
-		if err != nil {
-			return nil, cfgErr("zn tls ca file", "%v", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, cfgErr("zn tls ca file", "no PEM certificate found")
-		}
-		conf.ClientCAs = pool
-		conf.ClientAuth = tls.RequireAndVerifyClientCert
+	return cert, nil
+}
+
+// loadCertPool reads a PEM CA bundle.
+func loadCertPool(field, caFile string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, cfgErr(field, "%v", err)
 	}
-	return conf, nil
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, cfgErr(field, "no PEM certificate found")
+	}
+	return pool, nil
 }
 
 // Start opens every configured listener (zn.listen_tcp, as TLS when configured, and

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/opengba/opengba/internal/config"
 )
 
 func noEnv(string) (string, bool) { return "", false }
@@ -28,10 +30,10 @@ func TestExampleConfig(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if c.Store.Path != "/data/hss.db" || c.Provisioning.Token != "a-long-enough-token" || c.Store.BusyTimeout != 5*time.Second {
+	if c.Store.Path != "hss.db" || c.Provisioning.Token != "a-long-enough-token" || c.Store.BusyTimeout != 5*time.Second {
 		t.Fatalf("example decoded to %+v", c)
 	}
-	if c.Diameter.OriginHost != "hss.home1.net" || len(c.Diameter.Peers) != 1 || c.Diameter.Open {
+	if c.Diameter.OriginHost != "hss.opengba.test" || len(c.Diameter.Peers) != 1 || c.Diameter.Open || c.Diameter.ListenTCP[0] != "127.0.0.1:3868" {
 		t.Fatalf("diameter %+v", c.Diameter)
 	}
 	// Without the environment the defaults apply.
@@ -54,7 +56,7 @@ func TestParseConfig(t *testing.T) {
 	for _, tc := range []struct {
 		name, yaml string
 		check      func(Config) bool
-		errField   string // "" = no error; "yaml" = decode error
+		errField   string // "" = no error; "yaml" = decode error; else the unset variable
 	}{
 		{"empty", "", func(c Config) bool { return c.Store.Path == "hss.db" }, ""},
 		{"override", "store:\n  path: ${DB}\nsqn:\n  block_size: 10\n", func(c Config) bool {
@@ -63,7 +65,9 @@ func TestParseConfig(t *testing.T) {
 		{"default-used", "store:\n  path: ${NOPE:-/d/h.db}\n", func(c Config) bool { return c.Store.Path == "/d/h.db" }, ""},
 		{"empty-default", "store:\n  path: ${EMPTY:-/d/h.db}\n", func(c Config) bool { return c.Store.Path == "/d/h.db" }, ""},
 		{"dollar", "provisioning:\n  token: \"a$$b\"\n", func(c Config) bool { return c.Provisioning.Token == "a$b" }, ""},
-		{"unset", "store:\n  path: ${NOPE}\n", nil, "${NOPE}"},
+		{"unset", "store:\n  path: ${NOPE}\n", nil, "NOPE"},
+		{"unset-in-comment", "# ${NOPE}\nstore:\n  path: /d/h.db # was ${NOPE}\n", func(c Config) bool { return c.Store.Path == "/d/h.db" }, ""},
+		{"bare-dollar-name", "provisioning:\n  token: \"a$DB\"\n", func(c Config) bool { return c.Provisioning.Token == "a$DB" }, ""},
 		{"unknown-key", "store:\n  pathh: x\n", nil, "yaml"},
 		{"unknown-top", "stor: {}\n", nil, "yaml"},
 		{"bad-duration", "store:\n  busy_timeout: soon\n", nil, "yaml"},
@@ -80,9 +84,9 @@ func TestParseConfig(t *testing.T) {
 					t.Fatalf("got %v, want a config error", err)
 				}
 			default:
-				var ce *ConfigError
-				if !errors.As(err, &ce) || ce.Field != tc.errField {
-					t.Fatalf("got %v, want field %s", err, tc.errField)
+				var ce *config.Error
+				if !errors.As(err, &ce) || ce.Var != tc.errField || ce.Line != 2 || !errors.Is(err, ErrConfig) || !errors.Is(err, config.ErrUnset) {
+					t.Fatalf("got %v, want variable %s at line 2", err, tc.errField)
 				}
 			}
 		})

@@ -55,6 +55,10 @@ type ImportOptions struct {
 	Format ImportFormat
 	// DryRun validates every row and checks for existing IMPIs without writing.
 	DryRun bool
+	// SkipExisting counts a row whose IMPI is already in the store as skipped (the stored
+	// subscriber is left as it is, not compared) instead of failed, so that re-running an
+	// import is harmless. An IMPI repeated within the input still fails.
+	SkipExisting bool
 	// BatchSize is the number of rows per transaction (default DefaultImportBatch).
 	BatchSize int
 	// Now is the clock (nil: time.Now).
@@ -79,9 +83,10 @@ func (e RowError) Unwrap() error { return e.Err }
 type ImportReport struct {
 	Format ImportFormat
 	DryRun bool
-	// Rows is the number of data rows read; Imported + Failed = Rows. In a dry run Imported
-	// counts the rows that would be imported.
-	Rows, Imported, Failed int
+	// Rows is the number of data rows read; Imported + Skipped + Failed = Rows. In a dry
+	// run Imported and Skipped count the rows that would be imported or skipped. Skipped
+	// is 0 unless ImportOptions.SkipExisting.
+	Rows, Imported, Skipped, Failed int
 	// Errors lists the first failures (up to 1000) with their line numbers, in line order.
 	Errors []RowError
 }
@@ -120,9 +125,10 @@ type importRow struct {
 
 // Import reads subscribers from r and creates them in store, batching BatchSize rows per
 // transaction when the store is a BatchCreator. Bad rows (malformed fields, duplicate
-// IMPIs in the file or in the store) are reported with their line numbers and skipped; the
-// returned error is reserved for failures that stop the import (unreadable input, a store
-// failure), in which case the report covers the rows handled so far.
+// IMPIs in the file or, unless opts.SkipExisting, in the store) are reported with their
+// line numbers and skipped; the returned error is reserved for failures that stop the
+// import (unreadable input, a store failure), in which case the report covers the rows
+// handled so far.
 func Import(ctx context.Context, store Store, r io.Reader, name string, opts ImportOptions) (ImportReport, error) {
 	now := nowFunc(opts.Now)
 	batchSize := opts.BatchSize
@@ -136,8 +142,8 @@ func Import(ctx context.Context, store Store, r io.Reader, name string, opts Imp
 		format = DetectFormat(name, head)
 	}
 	rep := ImportReport{Format: format, DryRun: opts.DryRun}
-	imp := &importer{ctx: ctx, store: store, dryRun: opts.DryRun, now: now, rep: &rep,
-		seen: make(map[string]int), batchSize: batchSize}
+	imp := &importer{ctx: ctx, store: store, dryRun: opts.DryRun, skipExisting: opts.SkipExisting,
+		now: now, rep: &rep, seen: make(map[string]int), batchSize: batchSize}
 	var err error
 	switch format {
 	case FormatCSV:
@@ -155,15 +161,16 @@ func Import(ctx context.Context, store Store, r io.Reader, name string, opts Imp
 }
 
 type importer struct {
-	ctx       context.Context
-	store     Store
-	dryRun    bool
-	now       func() time.Time
-	rep       *ImportReport
-	seen      map[string]int // IMPI → line of first occurrence
-	batchSize int
-	batch     []*Subscriber
-	lines     []int
+	ctx          context.Context
+	store        Store
+	dryRun       bool
+	skipExisting bool
+	now          func() time.Time
+	rep          *ImportReport
+	seen         map[string]int // IMPI → line of first occurrence
+	batchSize    int
+	batch        []*Subscriber
+	lines        []int
 }
 
 func (im *importer) fail(line int, impi string, err error) {
@@ -233,10 +240,14 @@ func (im *importer) flush() error {
 		}
 	}
 	for i, err := range errs {
-		if err != nil {
-			im.fail(im.lines[i], im.batch[i].IMPI, err)
-		} else {
+		switch {
+		case err == nil:
 			im.rep.Imported++
+		case im.skipExisting && errors.Is(err, ErrExists):
+			// The store's ErrExists: duplicates within the input failed in add.
+			im.rep.Skipped++
+		default:
+			im.fail(im.lines[i], im.batch[i].IMPI, err)
 		}
 	}
 	im.batch, im.lines = im.batch[:0], im.lines[:0]

@@ -103,6 +103,49 @@ func TestImportCSV(t *testing.T) {
 	}
 }
 
+// TestImportSkipExisting: with SkipExisting an IMPI already in the store is skipped (and
+// left unchanged) rather than failed, so an import can run again (the compose hss-init);
+// bad rows and IMPIs repeated within the file still fail.
+func TestImportSkipExisting(t *testing.T) {
+	ctx := context.Background()
+	for _, f := range storeFactories() {
+		t.Run(f.name, func(t *testing.T) {
+			st, _ := f.open(t, DefaultSQNConfig())
+			// testdata/subscribers.csv: 7 rows, 3 good, 4 bad (one repeats an IMPI of the file).
+			first := importFile(t, st, "testdata/subscribers.csv", ImportOptions{SkipExisting: true})
+			if first.Imported != 3 || first.Skipped != 0 || first.Failed != 4 {
+				t.Fatalf("first import %+v", first)
+			}
+			before, err := st.Get(ctx, "user1_private@home1.net")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, dry := range []bool{true, false} {
+				rep := importFile(t, st, "testdata/subscribers.csv", ImportOptions{SkipExisting: true, DryRun: dry})
+				if rep.Rows != 7 || rep.Imported != 0 || rep.Skipped != 3 || rep.Failed != 4 || len(rep.Errors) != 4 {
+					t.Fatalf("dry=%v: reimport %+v", dry, rep)
+				}
+				if rep.Imported+rep.Skipped+rep.Failed != rep.Rows {
+					t.Fatalf("dry=%v: rows not accounted for: %+v", dry, rep)
+				}
+				// The repeated IMPI (line 6) is still an error, not a skip.
+				if e := rep.Errors[1]; e.Line != 6 || !errors.Is(e, ErrExists) || !strings.Contains(e.Error(), "duplicate of line") {
+					t.Fatalf("dry=%v: in-file duplicate: %v", dry, e)
+				}
+			}
+			after, err := st.Get(ctx, "user1_private@home1.net")
+			if err != nil || after.SQN != before.SQN || !after.Updated.Equal(before.Updated) {
+				t.Fatalf("skipped subscriber changed: %+v → %+v (%v)", before, after, err)
+			}
+			// Without SkipExisting the same rows fail.
+			rep := importFile(t, st, "testdata/subscribers.csv", ImportOptions{})
+			if rep.Skipped != 0 || rep.Failed != 7 {
+				t.Fatalf("reimport without SkipExisting %+v", rep)
+			}
+		})
+	}
+}
+
 func TestImportYAML(t *testing.T) {
 	for _, f := range storeFactories() {
 		t.Run(f.name, func(t *testing.T) {

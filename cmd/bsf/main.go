@@ -1,7 +1,16 @@
 // Command bsf runs the Bootstrapping Server Function of 3GPP TS 33.220: Ub over HTTP
 // (TS 24.109), Zh towards the HSS and Zn towards NAFs (TS 29.109).
 //
-//	bsf -config bsf.yaml [-zn-open] [-zn-tls-cert cert.pem -zn-tls-key key.pem [-zn-tls-ca ca.pem]]
+//	bsf [-config bsf.yaml] [-check] [-ub-listen ADDR] [-ops-listen ADDR] [-log-level LEVEL]
+//	    [-zn-open[=false]] [-zn-tls-cert cert.pem -zn-tls-key key.pem [-zn-tls-ca ca.pem]]
+//	    [-zh-tls-ca ca.pem] [-zh-tls-cert cert.pem -zh-tls-key key.pem]
+//	bsf healthcheck URL [--timeout D]
+//
+// Precedence: defaults < file < flags; a flag given on the command line overrides the file
+// even when its value is empty or false (zn.open, zn.tls, zh.tls). The healthcheck
+// subcommand GETs URL (e.g. http://127.0.0.1:9091/readyz) and exits 0 on a 2xx status, 1
+// with a one-line reason otherwise, 2 on a usage error: the compose healthcheck of an image
+// without a shell.
 package main
 
 import (
@@ -19,6 +28,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/opengba/opengba/bsf"
+	"github.com/opengba/opengba/internal/config"
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stderr)) }
@@ -31,6 +41,13 @@ func run(args []string, stderr io.Writer) int {
 }
 
 func runContext(ctx context.Context, args []string, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "healthcheck" {
+		err := config.Healthcheck(ctx, args[1:])
+		if err != nil {
+			fmt.Fprintln(stderr, "bsf:", err)
+		}
+		return config.HealthcheckStatus(err)
+	}
 	fs := flag.NewFlagSet("bsf", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "YAML configuration file (defaults apply without one)")
@@ -38,13 +55,22 @@ func runContext(ctx context.Context, args []string, stderr io.Writer) int {
 	opsListen := fs.String("ops-listen", "", "override ops.listen (host:port)")
 	logLevel := fs.String("log-level", "", "override log.level (debug|info|warn|error)")
 	check := fs.Bool("check", false, "validate the configuration and exit")
-	znOpen := fs.Bool("zn-open", false, "accept a Zn CER from any Origin-Host (BIRs are still checked against zn.nafs)")
-	znTLSCert := fs.String("zn-tls-cert", "", "PEM certificate: serve Zn over TLS")
-	znTLSKey := fs.String("zn-tls-key", "", "PEM private key of -zn-tls-cert")
-	znTLSCA := fs.String("zn-tls-ca", "", "PEM CA bundle: require NAF client certificates it signed")
+	znOpen := fs.Bool("zn-open", false, "override zn.open: accept a Zn CER from any Origin-Host (BIRs are still checked against zn.nafs)")
+	fs.String("zn-tls-cert", "", "override zn.tls.cert_file: PEM certificate, serve Zn over TLS")
+	fs.String("zn-tls-key", "", "override zn.tls.key_file: PEM private key of the Zn certificate")
+	fs.String("zn-tls-ca", "", "override zn.tls.ca_file: PEM CA bundle, require NAF client certificates it signed")
+	fs.String("zh-tls-ca", "", "override zh.tls.ca_file: PEM CA bundle verifying the HSS certificates (turns Zh TLS on)")
+	fs.String("zh-tls-cert", "", "override zh.tls.cert_file: PEM client certificate towards the HSS")
+	fs.String("zh-tls-key", "", "override zh.tls.key_file: PEM private key of the Zh client certificate")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "bsf: unexpected argument %q (flags only, or: bsf healthcheck URL)\n", fs.Arg(0))
+		return 2
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 
 	// flags → config (defaults < file < flags)
 	cfg := bsf.Default()
@@ -64,11 +90,28 @@ func runContext(ctx context.Context, args []string, stderr io.Writer) int {
 	if *logLevel != "" {
 		cfg.Log.Level = *logLevel
 	}
+	for name, dst := range map[string]*string{
+		"zn-tls-cert": &cfg.Zn.TLS.CertFile, "zn-tls-key": &cfg.Zn.TLS.KeyFile, "zn-tls-ca": &cfg.Zn.TLS.CAFile,
+		"zh-tls-cert": &cfg.Zh.TLS.CertFile, "zh-tls-key": &cfg.Zh.TLS.KeyFile, "zh-tls-ca": &cfg.Zh.TLS.CAFile,
+	} {
+		if set[name] {
+			*dst = fs.Lookup(name).Value.String()
+		}
+	}
+	if set["zn-open"] {
+		cfg.Zn.Open = *znOpen
+	}
 	if err := cfg.Validate(); err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2
 	}
-	znTLS, err := bsf.ZnTLSConfig(*znTLSCert, *znTLSKey, *znTLSCA)
+	// The TLS files are loaded here, so that -check reports a bad one.
+	znTLS, err := bsf.ZnTLSConfig(cfg.Zn.TLS.CertFile, cfg.Zn.TLS.KeyFile, cfg.Zn.TLS.CAFile)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	zhTLS, err := bsf.ZhTLSConfig(cfg.Zh.TLS.CertFile, cfg.Zh.TLS.KeyFile, cfg.Zh.TLS.CAFile)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2
@@ -100,7 +143,7 @@ func runContext(ctx context.Context, args []string, stderr io.Writer) int {
 
 	// Diameter edge, part 1: the Zh client towards the HSSs (it connects in the background;
 	// /readyz reports when a peer is up). Closed last, after the Zn server: DPR to the HSS.
-	zh, err := bsf.NewZhClient(cfg.Zh, bsf.ZhOptions{Logger: log, Now: cfg.Now})
+	zh, err := bsf.NewZhClient(cfg.Zh, bsf.ZhOptions{Logger: log, Now: cfg.Now, TLS: zhTLS})
 	if err != nil {
 		log.Error("zh client", slog.String("error", err.Error()))
 		return 1
@@ -120,7 +163,7 @@ func runContext(ctx context.Context, args []string, stderr io.Writer) int {
 
 	// Diameter edge, part 2: the Zn server for the NAFs, stopped (DPR to every NAF) after Ub
 	// and before the HSS link and the store.
-	zn, err := bsf.NewZnServer(b, bsf.ZnOptions{Logger: log, TLS: znTLS, Open: *znOpen})
+	zn, err := bsf.NewZnServer(b, bsf.ZnOptions{Logger: log, TLS: znTLS})
 	if err != nil {
 		log.Error("zn server", slog.String("error", err.Error()))
 		return 1

@@ -150,6 +150,12 @@ zn:
 	go func() { done <- runContext(ctx, []string{"-config", path}, &stderr) }()
 	url := "http://" + opsAddr + "/readyz"
 	waitStatus(t, url, http.StatusServiceUnavailable, done)
+	// The compose healthcheck: /readyz 503 (no HSS yet) is unhealthy, with one line.
+	var hc bytes.Buffer
+	if code := runContext(ctx, []string{"healthcheck", url, "--timeout", "5s"}, &hc); code != 1 ||
+		!strings.HasPrefix(hc.String(), "bsf: healthcheck: unhealthy: GET "+url+": 503 Service Unavailable") || strings.Count(hc.String(), "\n") != 1 {
+		t.Fatalf("healthcheck before the HSS is up: %d %q", code, hc.String())
+	}
 
 	// The HSS comes up: a Zh server on the configured address.
 	var hssLog syncBuffer
@@ -171,6 +177,10 @@ zn:
 	go func() { _ = hss.Serve(hctx, ln) }()
 	defer hss.Close()
 	waitStatus(t, url, http.StatusOK, done)
+	hc.Reset()
+	if code := runContext(ctx, []string{"healthcheck", url}, &hc); code != 0 || hc.Len() != 0 {
+		t.Fatalf("healthcheck with the HSS up: %d %q", code, hc.String())
+	}
 
 	// A NAF connects over Zn.
 	var nafLog syncBuffer
@@ -221,5 +231,87 @@ func TestRunZnFlags(t *testing.T) {
 	stderr.Reset()
 	if code := run([]string{"-check", "-config", good, "-zn-tls-ca", "ca.pem"}, &stderr); code != 2 {
 		t.Errorf("CA without certificate: %d %q", code, stderr.String())
+	}
+}
+
+// TestRunPrecedence: zn.open, zn.tls and zh.tls come from the file, and a flag given on the
+// command line overrides the file, also to an empty value or false (defaults < file < flags).
+func TestRunPrecedence(t *testing.T) {
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "missing.pem")
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	const base = "store:\n  backend: memory\n"
+	znTLS := write("zn.yaml", base+"zn:\n  tls:\n    cert_file: "+missing+"\n    key_file: "+missing+"\n")
+	zhTLS := write("zh.yaml", base+"zh:\n  tls:\n    ca_file: "+missing+"\n")
+	open := write("open.yaml", base+"zn:\n  open: true\n  nafs: {}\n")
+	closed := write("closed.yaml", base+"zn:\n  nafs: {}\n")
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"-check", "-config", znTLS}, 2, "zn.tls.cert_file"},
+		{[]string{"-check", "-config", znTLS, "-zn-tls-cert=", "-zn-tls-key="}, 0, "configuration ok"},
+		{[]string{"-check", "-config", znTLS, "-zn-tls-key="}, 2, "zn.tls.key_file"},
+		{[]string{"-check", "-config", zhTLS}, 2, "zh.tls.ca_file"},
+		{[]string{"-check", "-config", zhTLS, "-zh-tls-ca", ""}, 0, "configuration ok"},
+		{[]string{"-check", "-config", closed, "-zh-tls-ca", missing}, 2, "missing.pem"},
+		{[]string{"-check", "-config", closed, "-zh-tls-cert", missing}, 2, "zh.tls.key_file"},
+		{[]string{"-check", "-config", closed, "extra"}, 2, `unexpected argument "extra"`},
+	} {
+		var stderr bytes.Buffer
+		if code := run(tc.args, &stderr); code != tc.code || !strings.Contains(stderr.String(), tc.want) {
+			t.Errorf("run(%q) = %d, %q; want %d and %q", tc.args, code, stderr.String(), tc.code, tc.want)
+		}
+	}
+	// zn.open: without NAFs the Zn server only starts when open (file, or flag over file).
+	for _, tc := range []struct {
+		args []string
+		ok   bool
+	}{
+		{[]string{"-config", open}, true},
+		{[]string{"-config", open, "-zn-open=false"}, false},
+		{[]string{"-config", closed}, false},
+		{[]string{"-config", closed, "-zn-open"}, true},
+	} {
+		var stderr syncBuffer
+		ctx, cancel := context.WithCancel(context.Background())
+		args := append([]string{"-ub-listen", "127.0.0.1:0", "-ops-listen", "127.0.0.1:0"}, tc.args...)
+		done := make(chan int, 1)
+		go func() { done <- runContext(ctx, args, &stderr) }()
+		if tc.ok {
+			// Started (Zn, then Ub serving): it stops cleanly when cancelled.
+			waitLog(t, &stderr, `"msg":"bsf serving"`, done)
+			cancel()
+			if code := <-done; code != 0 {
+				t.Errorf("%q: exit %d: %s", tc.args, code, stderr.String())
+			}
+		} else if code := <-done; code != 1 || !strings.Contains(stderr.String(), "zn.nafs") {
+			t.Errorf("%q: exit %d, want 1 naming zn.nafs: %s", tc.args, code, stderr.String())
+		}
+		cancel()
+	}
+}
+
+// waitLog polls the log until it contains want (the BSF's readiness event seen from outside).
+func waitLog(t *testing.T, log *syncBuffer, want string, done <-chan int) {
+	t.Helper()
+	deadline := time.After(15 * time.Second)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for !strings.Contains(log.String(), want) {
+		select {
+		case <-deadline:
+			t.Fatalf("log never showed %s:\n%s", want, log.String())
+		case code := <-done:
+			t.Fatalf("run exited with %d:\n%s", code, log.String())
+		case <-tick.C:
+		}
 	}
 }

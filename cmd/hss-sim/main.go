@@ -2,12 +2,17 @@
 // and manages its subscribers.
 //
 //	hss-sim serve [--config FILE] [--db PATH] [--log-level LEVEL]
-//	hss-sim subscribers import FILE [--dry-run] [--format auto|csv|yaml] [--config FILE] [--db PATH]
+//	hss-sim subscribers import FILE [--dry-run] [--skip-existing] [--format auto|csv|yaml] [--config FILE] [--db PATH]
 //	hss-sim subscribers list [--limit N] [--after IMPI] [--all] [--config FILE] [--db PATH]
+//	hss-sim healthcheck URL [--timeout D]
 //
 // Without --config the file named by $HSS_SIM_CONFIG is read, else the built-in defaults
 // apply. Flags override the file. Exit status: 0 success, 1 some import rows failed,
-// 2 usage, configuration or runtime error.
+// 2 usage, configuration or runtime error. With --skip-existing an IMPI already in the
+// store is reported as skipped (the stored subscriber is kept) and does not fail the
+// import. healthcheck GETs URL (e.g. http://127.0.0.1:8080/healthz) and exits 0 on a 2xx
+// status, 1 with a one-line reason otherwise (2 on a usage error): the compose healthcheck
+// of an image without a shell.
 package main
 
 import (
@@ -31,6 +36,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	hsssim "github.com/opengba/opengba/hss-sim"
+	"github.com/opengba/opengba/internal/config"
 )
 
 const (
@@ -50,8 +56,9 @@ func main() {
 
 const usage = `usage:
   hss-sim serve [--config FILE] [--db PATH] [--log-level LEVEL]
-  hss-sim subscribers import FILE [--dry-run] [--format auto|csv|yaml] [--config FILE] [--db PATH]
+  hss-sim subscribers import FILE [--dry-run] [--skip-existing] [--format auto|csv|yaml] [--config FILE] [--db PATH]
   hss-sim subscribers list [--limit N] [--after IMPI] [--all] [--config FILE] [--db PATH]
+  hss-sim healthcheck URL [--timeout D]
 `
 
 // run is main without the process: it returns the exit status.
@@ -67,6 +74,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, env func(
 		return cmdImport(ctx, args[2:], stdout, stderr, env)
 	case args[0] == "subscribers" && len(args) > 1 && args[1] == "list":
 		return cmdList(ctx, args[2:], stdout, stderr, env)
+	case args[0] == "healthcheck":
+		err := config.Healthcheck(ctx, args[1:])
+		if err != nil {
+			fmt.Fprintln(stderr, "hss-sim:", err)
+		}
+		return config.HealthcheckStatus(err)
 	case args[0] == "help" || args[0] == "-h" || args[0] == "--help":
 		fmt.Fprint(stdout, usage)
 		return exitOK
@@ -250,13 +263,14 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer, env
 	var c common
 	c.register(fs)
 	dryRun := fs.Bool("dry-run", false, "validate and check for duplicates without writing")
+	skipExisting := fs.Bool("skip-existing", false, "skip (and keep) IMPIs already in the store instead of failing them")
 	format := fs.String("format", "auto", "auto, csv or yaml")
 	pos, err := parse(fs, args)
 	if err != nil || len(pos) != 1 {
 		fmt.Fprint(stderr, usage)
 		return exitFailed
 	}
-	opts := hsssim.ImportOptions{DryRun: *dryRun}
+	opts := hsssim.ImportOptions{DryRun: *dryRun, SkipExisting: *skipExisting}
 	switch *format {
 	case "auto":
 	case "csv":
@@ -293,11 +307,14 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer, env
 	if rep.Failed > len(rep.Errors) {
 		fmt.Fprintf(stdout, "(%d more errors not shown)\n", rep.Failed-len(rep.Errors))
 	}
-	verb := "imported"
+	verb, skipped := "imported", ""
 	if rep.DryRun {
 		verb = "would import"
 	}
-	fmt.Fprintf(stdout, "%s: %d rows, %s %d, failed %d (%s, %v)\n", pos[0], rep.Rows, verb, rep.Imported, rep.Failed, rep.Format, time.Since(start).Round(time.Millisecond))
+	if opts.SkipExisting {
+		skipped = fmt.Sprintf(", skipped %d already in the store", rep.Skipped)
+	}
+	fmt.Fprintf(stdout, "%s: %d rows, %s %d%s, failed %d (%s, %v)\n", pos[0], rep.Rows, verb, rep.Imported, skipped, rep.Failed, rep.Format, time.Since(start).Round(time.Millisecond))
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitFailed

@@ -100,6 +100,35 @@ func TestImportAndList(t *testing.T) {
 	}
 }
 
+// TestImportSkipExisting runs the compose lab's hss-init command twice on one database:
+// the second run skips the subscriber and succeeds.
+func TestImportSkipExisting(t *testing.T) {
+	cfg, _ := writeConfig(t, "")
+	const lab = "../../deploy/compose/subscribers.yaml"
+	for i, want := range []string{"1 rows, imported 1, skipped 0 already in the store, failed 0", "1 rows, imported 0, skipped 1 already in the store, failed 0"} {
+		code, out, errOut := runCLI(t, noEnv, "subscribers", "import", "--skip-existing", lab, "--config", cfg)
+		if code != exitOK || !strings.Contains(out, want) {
+			t.Fatalf("run %d: %d %q %q, want %q", i+1, code, out, errOut, want)
+		}
+	}
+	// Without the flag the existing IMPI fails the row (exit 1).
+	if code, out, _ := runCLI(t, noEnv, "subscribers", "import", lab, "--config", cfg); code != exitRows || !strings.Contains(out, "imported 0, failed 1") {
+		t.Fatalf("without --skip-existing: %d %q", code, out)
+	}
+	// A dry run reports the skip too.
+	if code, out, _ := runCLI(t, noEnv, "subscribers", "import", lab, "--skip-existing", "--dry-run", "--config", cfg); code != exitOK || !strings.Contains(out, "would import 0, skipped 1") {
+		t.Fatalf("dry run: %d %q", code, out)
+	}
+}
+
+func TestHealthcheckUsage(t *testing.T) {
+	for _, args := range [][]string{{"healthcheck"}, {"healthcheck", "ftp://x/"}, {"healthcheck", "http://127.0.0.1:1/", "--timeout", "x"}} {
+		if code, out, errOut := runCLI(t, noEnv, args...); code != exitFailed || out != "" || !strings.HasPrefix(errOut, "hss-sim: healthcheck: usage") {
+			t.Errorf("%q: %d %q %q", args, code, out, errOut)
+		}
+	}
+}
+
 func TestUsageErrors(t *testing.T) {
 	cfg, _ := writeConfig(t, "")
 	bad, _ := writeConfig(t, "bogus: 1\n")
@@ -162,6 +191,14 @@ func TestServe(t *testing.T) {
 	}
 	if code, body := get("/healthz", ""); code != 200 || !strings.Contains(body, "ok") {
 		t.Fatalf("healthz: %d %s", code, body)
+	}
+	// The compose healthcheck: the binary probes its own /healthz.
+	if code, out, errOut := runCLI(t, noEnv, "healthcheck", base+"/healthz", "--timeout", "5s"); code != exitOK || out != "" || errOut != "" {
+		t.Fatalf("healthcheck /healthz: %d %q %q", code, out, errOut)
+	}
+	if code, _, errOut := runCLI(t, noEnv, "healthcheck", base+"/v1/subscribers"); code != 1 ||
+		!strings.HasPrefix(errOut, "hss-sim: healthcheck: unhealthy: GET "+base+"/v1/subscribers: 401 Unauthorized") || strings.Count(errOut, "\n") != 1 {
+		t.Fatalf("healthcheck of a 401: %d %q", code, errOut)
 	}
 	if code, _ := get("/v1/subscribers", ""); code != http.StatusUnauthorized {
 		t.Fatalf("reads are protected by default: %d", code)

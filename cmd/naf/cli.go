@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/opengba/opengba/internal/config"
 	"github.com/opengba/opengba/naf"
 	"github.com/opengba/opengba/naf/mef"
 	"github.com/opengba/opengba/naf/service"
@@ -51,6 +52,12 @@ func run(ctx context.Context, args []string, e env) int {
 		return registration(ctx, args, e)
 	case "enrolment":
 		return enrolment(ctx, args, e)
+	case "healthcheck":
+		err := config.Healthcheck(ctx, args)
+		if err != nil {
+			fmt.Fprintln(e.stderr, "naf:", err)
+		}
+		return config.HealthcheckStatus(err)
 	case "help", "-h", "--help":
 		usage(e.stdout)
 		return exitOK
@@ -70,6 +77,7 @@ func usage(w io.Writer) {
   naf registration list   --config FILE
   naf enrolment list      --config FILE
   naf enrolment get       --config FILE --impi IMPI
+  naf healthcheck URL [--timeout D]     (exit 0 on a 2xx status, 1 otherwise)
 `)
 }
 

@@ -151,7 +151,8 @@ func readyz(t *testing.T, ops string) (int, map[string]string) {
 func TestServeMEFWithZn(t *testing.T) {
 	s := set1Session(t)
 	bsf := startFakeZnBSF(t, s)
-	e, _, errOut := testEnv(t, map[string]string{"BSF_ZN_ADDR": bsf.addr})
+	// The fake BSF issues B-TIDs @bsf.home1.net: the example takes its realm from BSF_REALM.
+	e, _, errOut := testEnv(t, map[string]string{"BSF_ZN_ADDR": bsf.addr, "BSF_REALM": "bsf.home1.net"})
 	svc, stop := serveUntilReady(t, e, []string{"serve", "--config", example})
 
 	ue, err := naftest.NewUE(s, "mef.sp.example", gba.UaIDHTTPDigest)

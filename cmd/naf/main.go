@@ -9,6 +9,11 @@
 //	naf registration delete --config naf.yaml --impi IMPI
 //	naf registration list   --config naf.yaml
 //	naf enrolment list|get  --config naf.yaml [--impi IMPI]
+//	naf healthcheck URL [--timeout D]
+//
+// healthcheck GETs URL (e.g. http://127.0.0.1:9090/readyz) and exits 0 on a 2xx status, 1
+// with a one-line reason otherwise (2 on a usage error): the compose healthcheck of an
+// image without a shell.
 package main
 
 import (

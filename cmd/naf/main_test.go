@@ -151,6 +151,20 @@ func TestServeMAFRole(t *testing.T) {
 	if svc.Addr("mef") != "" {
 		t.Error("role maf listens for the MEF")
 	}
+	// The compose healthcheck: 0 on /readyz 200, 1 with one line on a 404.
+	he, hout, herr := testEnv(t, nil)
+	if code := run(t.Context(), []string{"healthcheck", "http://" + svc.Addr("ops") + "/readyz", "--timeout", "5s"}, he); code != exitOK || hout.String() != "" || herr.String() != "" {
+		t.Fatalf("healthcheck /readyz: %d %q %q", code, hout.String(), herr.String())
+	}
+	he, _, herr = testEnv(t, nil)
+	if code := run(t.Context(), []string{"healthcheck", "http://" + svc.Addr("ops") + "/nope"}, he); code != 1 ||
+		!strings.HasPrefix(herr.String(), "naf: healthcheck: unhealthy: GET ") || !strings.Contains(herr.String(), "404 Not Found") || strings.Count(herr.String(), "\n") != 1 {
+		t.Fatalf("healthcheck of a 404: %d %q", code, herr.String())
+	}
+	he, _, herr = testEnv(t, nil)
+	if code := run(t.Context(), []string{"healthcheck"}, he); code != exitUsage || !strings.Contains(herr.String(), "usage") {
+		t.Fatalf("healthcheck without URL: %d %q", code, herr.String())
+	}
 	resp, err = http.Get("http://" + svc.Addr("ops") + "/metrics")
 	if err != nil {
 		t.Fatal(err)

@@ -1,20 +1,15 @@
 package service
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
-	"fmt"
-	"io"
 	"net"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
+	"github.com/opengba/opengba/internal/config"
 	"github.com/opengba/opengba/internal/gba"
 	"github.com/opengba/opengba/naf"
 	"github.com/opengba/opengba/naf/maf"
@@ -171,47 +166,24 @@ func Default() Config {
 	}
 }
 
-// LoadConfig reads path over Default(); lookup resolves ${VAR} (nil: os.LookupEnv).
+// LoadConfig reads the file at path over Default() with internal/config: ${VAR} and
+// ${VAR:-default} are expanded outside comments ("$$" is a literal "$", $VAR without braces
+// is not expanded; an unset variable without default is an error naming it), unknown keys
+// are errors, and every error names the file and line. lookup resolves variables (nil:
+// os.LookupEnv). The result is not yet validated.
 func LoadConfig(path string, lookup func(string) (string, bool)) (Config, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return Config{}, fmt.Errorf("%w: %w", naf.ErrConfig, err)
+	cfg := Default()
+	if err := config.Load(path, &cfg, config.Options{Lookup: lookup, Sentinel: naf.ErrConfig}); err != nil {
+		return Config{}, err
 	}
-	return ParseConfig(b, lookup)
+	return cfg, nil
 }
 
-// ParseConfig expands ${VAR} and ${VAR:-default} in data (before parsing; "$$" is a literal
-// "$"; an unset variable without default is an error naming it), then decodes the YAML over
-// Default() with unknown keys rejected. The result is not yet validated.
+// ParseConfig is LoadConfig for data already read (errors give line numbers only).
 func ParseConfig(data []byte, lookup func(string) (string, bool)) (Config, error) {
-	if lookup == nil {
-		lookup = os.LookupEnv
-	}
-	var missing []string
-	expanded := os.Expand(string(data), func(name string) string {
-		if name == "$" {
-			return "$"
-		}
-		if v, def, ok := strings.Cut(name, ":-"); ok {
-			if val, set := lookup(v); set && val != "" {
-				return val
-			}
-			return def
-		}
-		val, ok := lookup(name)
-		if !ok {
-			missing = append(missing, name)
-		}
-		return val
-	})
-	if len(missing) > 0 {
-		return Config{}, &naf.ConfigError{Field: "${" + missing[0] + "}", Reason: "environment variable is not set"}
-	}
 	cfg := Default()
-	dec := yaml.NewDecoder(bytes.NewReader([]byte(expanded)))
-	dec.KnownFields(true)
-	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
-		return Config{}, fmt.Errorf("%w: %w", naf.ErrConfig, err)
+	if err := config.Parse("", data, &cfg, config.Options{Lookup: lookup, Sentinel: naf.ErrConfig}); err != nil {
+		return Config{}, err
 	}
 	return cfg, nil
 }

@@ -51,7 +51,7 @@ func TestExampleConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	if cfg.Role != service.RoleBoth || cfg.NAF.FQDN != "mef.sp.example" || cfg.MEF.INCSEID != "/in-cse" ||
-		len(cfg.Zn.BSFs) != 1 || cfg.Zn.BSFs[0].Address != "127.0.0.1:3868" || !cfg.Zn.RequestIMPI {
+		len(cfg.Zn.BSFs) != 1 || cfg.Zn.BSFs[0].Address != "127.0.0.1:3869" || cfg.Zn.BSFs[0].Realm != "bsf.opengba.test" || !cfg.Zn.RequestIMPI {
 		t.Errorf("unexpected values: %+v", cfg)
 	}
 	if ua, err := cfg.UaID(); err != nil || ua != gba.UaIDHTTPDigest {

@@ -7,7 +7,9 @@
 #      host (127.0.0.1) and compare with the Kmr the UE printed (--show-keys --json)
 #   5. stop hss-sim: a second ue run fails with the BSF's 503 (exit status 3)
 #   6. start hss-sim: once the BSF has reconnected (bounded), the next ue run succeeds
-#   7. compose down -v, always (trap)
+#   7. compose down (volumes kept), up -d again: hss-init skips the subscriber already in
+#      the store (--skip-existing, exit 0) and the ue one-shot enrols again
+#   8. compose down -v, always (trap)
 # One line per step; exit status 0 only if every step passed.
 #
 #   tests/compose/run.sh
@@ -121,6 +123,24 @@ ue_run() {
     run --rm --no-deps -T ue 2>&1) || ue_rc=$?
 }
 
+# up_lab: compose up -d (it waits for the depends_on conditions), bounded, or fail.
+up_lab() {
+  local rc=0 out
+  out=$(timeout "$health_timeout" "${compose_cmd[@]}" -f docker-compose.yml -p "$project" up -d 2>&1) || rc=$?
+  [ "$rc" -eq 0 ] || fail "compose up -d exited $rc: $out"
+}
+
+# one_shot SERVICE: wait (bounded) for the one-shot container started by "up"; sets
+# shot_rc (its exit status) and shot_out (its stdout; stderr too when stdout is empty).
+one_shot() {
+  local id
+  id=$(cid "$1")
+  [ -n "$id" ] || fail "no container for service $1"
+  shot_rc=$(timeout "$ue_timeout" docker wait "$id") || fail "$1 did not finish within ${ue_timeout}s"
+  shot_out=$(docker logs "$id" 2>/dev/null)
+  [ -n "$shot_out" ] || shot_out=$(docker logs "$id" 2>&1)
+}
+
 cleanup() {
   local rc=$?
   set +e
@@ -132,11 +152,11 @@ cleanup() {
   if [ -n "${KEEP_LAB:-}" ]; then
     say "---- KEEP_LAB set: the lab is still running (project $project)"
   else
-    say "---- step 7: compose down -v"
+    say "---- step 8: compose down -v"
     if compose down -v --remove-orphans >/dev/null 2>&1; then
-      say "ok   step 7: lab removed (containers, network, volumes)"
+      say "ok   step 8: lab removed (containers, network, volumes)"
     else
-      say "FAIL step 7: compose down -v failed" >&2
+      say "FAIL step 8: compose down -v failed" >&2
       rc=1
     fi
   fi
@@ -168,14 +188,12 @@ fi
 cse_token=$(lab_env MAF_CSE_TOKEN) || exit 1
 
 trap cleanup EXIT
-# A leftover from an interrupted run would make hss-init fail (the subscriber exists).
+# Start from fresh volumes (a leftover of an interrupted run would hold the subscriber).
 compose down -v --remove-orphans >/dev/null 2>&1 || true
 
 begin 2 "compose up -d"
 # "up" waits for the depends_on conditions (the ue starts once bsf and naf are healthy).
-up_rc=0
-up_out=$(timeout "$health_timeout" "${compose_cmd[@]}" -f docker-compose.yml -p "$project" up -d 2>&1) || up_rc=$?
-[ "$up_rc" -eq 0 ] || fail "compose up -d exited $up_rc: $up_out"
+up_lab
 ok "services created and started"
 
 begin 3 "wait for health (at most ${health_timeout}s)"
@@ -197,12 +215,9 @@ done
 ok "hss-sim, bsf and naf are healthy"
 
 begin 4 "ue one-shot enrolled; the MAF holds its Kmr"
-id=$(cid ue)
-[ -n "$id" ] || fail "no container for service ue"
-ue_rc=$(timeout "$ue_timeout" docker wait "$id") || fail "ue did not finish within ${ue_timeout}s"
-ue_out=$(docker logs "$id" 2>/dev/null)
-[ "$ue_rc" = 0 ] || fail "ue exited $ue_rc: $(docker logs "$id" 2>&1)"
-check_enrolment "$ue_out"
+one_shot ue
+[ "$shot_rc" = 0 ] || fail "ue exited $shot_rc: $shot_out"
+check_enrolment "$shot_out"
 ok "ue exited 0; MAF look-up (IN-CSE token, 127.0.0.1:$LAB_MAF_PORT) returns the UE's Kmr"
 
 begin 5 "hss-sim stopped: ue fails with the BSF's 503"
@@ -224,3 +239,15 @@ ue_run
 [ "$ue_rc" -eq 0 ] || fail "ue exited $ue_rc after the BSF reported ready: $ue_out"
 check_enrolment "$ue_out"
 ok "ue exited 0 and the MAF holds the new Kmr"
+
+begin 7 "compose down (volumes kept), up -d again: hss-init skips the existing subscriber"
+compose down >/dev/null 2>&1 || fail "compose down failed"
+up_lab
+one_shot hss-init
+[ "$shot_rc" = 0 ] || fail "hss-init exited $shot_rc on a store that holds the subscriber: $shot_out"
+printf '%s' "$shot_out" | grep -q 'imported 0, skipped 1 already in the store, failed 0' ||
+  fail "hss-init did not report the skip: $shot_out"
+one_shot ue
+[ "$shot_rc" = 0 ] || fail "ue exited $shot_rc after the second up: $shot_out"
+check_enrolment "$shot_out"
+ok "hss-init exited 0 (subscriber skipped), ue enrolled again with the kept volumes"
