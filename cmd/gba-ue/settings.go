@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/hex"
 	"errors"
 	"flag"
@@ -11,8 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
+	"github.com/opengba/opengba/internal/config"
 	"github.com/opengba/opengba/ue"
 )
 
@@ -143,26 +141,17 @@ func (s *settings) merge(fs *flag.FlagSet, flags *profile, lookup func(string) (
 	return nil
 }
 
-// loadProfile reads a strict YAML profile, expanding ${VAR} from the environment.
+// loadProfile reads a strict YAML profile, expanding ${VAR} from the environment
+// (internal/config: an unset variable is an error, comments are not expanded).
 func loadProfile(path string, lookup func(string) (string, bool)) (profile, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		return profile{}, usageErr("profile: %v", err)
 	}
-	expanded := os.Expand(string(raw), func(name string) string {
-		v, _ := lookup(name)
-		return v
-	})
-	d := yaml.NewDecoder(bytes.NewReader([]byte(expanded)))
-	d.KnownFields(true)
 	var p profile
-	if err := d.Decode(&p); err != nil && !errors.Is(err, io.EOF) {
-		// yaml.v3 errors name the line and the unknown field, never the values.
-		return profile{}, usageErr("profile %s: %v", path, err)
-	}
-	var extra any
-	if err := d.Decode(&extra); !errors.Is(err, io.EOF) {
-		return profile{}, usageErr("profile %s: more than one YAML document", path)
+	// The project's one YAML loader: ${VAR} outside comments, strict keys, one document.
+	if err := config.Parse(path, raw, &p, config.Options{Lookup: lookup}); err != nil {
+		return profile{}, usageErr("profile: %v", err)
 	}
 	return p, nil
 }
