@@ -26,8 +26,9 @@ type Store interface {
 	Count(ctx context.Context) (int, error)
 
 	// NextSQN allocates the SQN for one new authentication vector (TS 33.102 §C.1.1) and
-	// returns it with the subscriber's K, OPc and AMF. Calls for one IMPI are ordered and
-	// never return the same SQN, also across restarts (see SQNConfig.BlockSize).
+	// returns it with the subscriber's K, OPc and AMF (and, for both backends of this
+	// package, its GUSS; see AuthData). Calls for one IMPI are ordered and never return the
+	// same SQN, also across restarts (see SQNConfig.BlockSize).
 	NextSQN(ctx context.Context, impi string) (AuthData, error)
 	// Resync adopts SQN_MS from a verified AUTS (TS 33.102 §6.3.5, §C.3): afterwards
 	// NextSQN returns SEQ > SEQ_MS. The caller must have verified MAC-S first.
@@ -44,15 +45,34 @@ type BatchCreator interface {
 	CreateBatch(ctx context.Context, subs []*Subscriber) (errs []error, err error)
 }
 
-// AuthData is what the Zh server needs to build one authentication vector with Milenage
-// (TS 33.102 §6.3.2): the fresh SQN and the subscriber's K, OPc and AMF.
+// AuthData is what the Zh server needs to answer one MAR: to build the authentication
+// vector with Milenage (TS 33.102 §6.3.2) the fresh SQN and the subscriber's K, OPc and
+// AMF, and the GUSS (TS 29.109 Annex A) with its timestamp for GBA-UserSecSettings
+// (TS 29.109 §4.2 Table 4.2). MemoryStore and SQLiteStore fill GUSS and GUSSTimestamp
+// from the same state as the SQN, without a second read per MAR; a Store of another
+// package may leave them empty (the Zh server then reads the GUSS with Get).
 type AuthData struct {
 	IMPI string
 	SQN  uint64
 	K    Key
 	OPc  Key
 	AMF  [2]byte
+	// GUSS is the subscriber's GUSS document, empty when it has none.
+	GUSS string
+	// GUSSTimestamp is the time of the GUSS's last change (zero without a GUSS).
+	GUSSTimestamp time.Time
 }
+
+// authDataGUSS is implemented by the stores whose NextSQN fills AuthData.GUSS and
+// AuthData.GUSSTimestamp.
+type authDataGUSS interface {
+	nextSQNHasGUSS()
+}
+
+var (
+	_ authDataGUSS = (*MemoryStore)(nil)
+	_ authDataGUSS = (*SQLiteStore)(nil)
+)
 
 // StoreConfig selects and tunes the store backend.
 type StoreConfig struct {

@@ -229,9 +229,22 @@ func (m *MemoryStore) Count(ctx context.Context) (int, error) {
 	return len(m.recs), nil
 }
 
-// NextSQN implements Store.
+// NextSQN implements Store, with the GUSS (see AuthData).
 func (m *MemoryStore) NextSQN(ctx context.Context, impi string) (AuthData, error) {
-	return m.alloc.nextSQN(ctx, impi)
+	ad, err := m.alloc.nextSQN(ctx, impi)
+	if err != nil {
+		return AuthData{}, err
+	}
+	m.mu.RLock()
+	r, ok := m.recs[impi]
+	if ok {
+		ad.GUSS, ad.GUSSTimestamp = r.sub.GUSS, r.sub.GUSSTimestamp
+	}
+	m.mu.RUnlock()
+	if !ok { // deleted since the SQN was allocated
+		return AuthData{}, fmt.Errorf("%w: next SQN", ErrUnknownIMPI)
+	}
+	return ad, nil
 }
 
 // Resync implements Store.

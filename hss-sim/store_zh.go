@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 )
 
@@ -110,20 +111,11 @@ func (s *SQLiteStore) IMPIsByIMPU(ctx context.Context, impu string, limit int) (
 // subscriber.
 type gussFunc func(ctx context.Context, impi string) (doc string, ts time.Time, err error)
 
-// gussPreparer is implemented by stores with a cheaper GUSS read than Get.
-type gussPreparer interface {
-	prepareGUSS(ctx context.Context) (gussFunc, error)
-}
-
-var (
-	_ gussPreparer = (*MemoryStore)(nil)
-	_ gussPreparer = (*SQLiteStore)(nil)
-)
-
-// newGUSSFunc returns the GUSS read of st: its own when it has one, else Get.
-func newGUSSFunc(ctx context.Context, st Store) (gussFunc, error) {
-	if p, ok := st.(gussPreparer); ok {
-		return p.prepareGUSS(ctx)
+// newGUSSFunc returns the GUSS read of a Store whose NextSQN does not return the GUSS
+// (see AuthData): Get. It is nil for the backends of this package, which do.
+func newGUSSFunc(st Store) gussFunc {
+	if _, ok := st.(authDataGUSS); ok {
+		return nil
 	}
 	return func(ctx context.Context, impi string) (string, time.Time, error) {
 		sub, err := st.Get(ctx, impi)
@@ -131,49 +123,75 @@ func newGUSSFunc(ctx context.Context, st Store) (gussFunc, error) {
 			return "", time.Time{}, err
 		}
 		return sub.GUSS, sub.GUSSTimestamp, nil
-	}, nil
-}
-
-func (m *MemoryStore) prepareGUSS(context.Context) (gussFunc, error) {
-	return func(ctx context.Context, impi string) (string, time.Time, error) {
-		if err := ctx.Err(); err != nil {
-			return "", time.Time{}, err
-		}
-		if m.alloc.closed.Load() {
-			return "", time.Time{}, ErrClosed
-		}
-		m.mu.RLock()
-		defer m.mu.RUnlock()
-		r, ok := m.recs[impi]
-		if !ok {
-			return "", time.Time{}, fmt.Errorf("%w: guss", ErrUnknownIMPI)
-		}
-		return r.sub.GUSS, r.sub.GUSSTimestamp, nil
-	}, nil
-}
-
-// prepareGUSS prepares the two-column read once on the read pool: parsing SQL costs more
-// than running it (modernc.org/sqlite), and an MAR needs this read every time.
-func (s *SQLiteStore) prepareGUSS(ctx context.Context) (gussFunc, error) {
-	stmt, err := s.r.PrepareContext(ctx, `SELECT guss, guss_ts FROM subscribers WHERE impi = ?`)
-	if err != nil {
-		return nil, fmt.Errorf("hsssim: sqlite: prepare guss: %w", err)
 	}
-	return func(ctx context.Context, impi string) (string, time.Time, error) {
-		if s.alloc.closed.Load() {
-			return "", time.Time{}, ErrClosed
-		}
-		var (
-			doc string
-			ts  int64
-		)
-		err := stmt.QueryRowContext(ctx, impi).Scan(&doc, &ts)
-		if errors.Is(err, sql.ErrNoRows) {
-			return "", time.Time{}, fmt.Errorf("%w: guss", ErrUnknownIMPI)
-		}
-		if err != nil {
-			return "", time.Time{}, fmt.Errorf("hsssim: sqlite: guss: %w", err)
-		}
-		return doc, fromUnixNano(ts), nil
-	}, nil
+}
+
+func (*MemoryStore) nextSQNHasGUSS() {}
+func (*SQLiteStore) nextSQNHasGUSS() {}
+
+// gussDoc is a GUSS document with its timestamp.
+type gussDoc struct {
+	doc string
+	ts  time.Time
+}
+
+// gussCache keeps the GUSS of the subscribers the Zh server has seen, so that an MAR needs
+// no database read for it (an MAR always needs the GUSS, TS 29.109 §4.2 Table 4.2; it
+// changes rarely). Every change of a record in this process invalidates its entry. A fill
+// races with an invalidation safely: the reader takes the epoch before it reads the
+// database and the entry is only stored if no invalidation happened since, so a value read
+// before a commit is never kept after the commit's invalidation.
+type gussCache struct {
+	mu    sync.RWMutex
+	epoch uint64
+	m     map[string]gussDoc
+}
+
+func newGUSSCache() *gussCache { return &gussCache{m: make(map[string]gussDoc)} }
+
+// get returns the cached GUSS of impi, or the epoch to pass to put after a database read.
+func (c *gussCache) get(impi string) (d gussDoc, epoch uint64, ok bool) {
+	c.mu.RLock()
+	d, ok = c.m[impi]
+	epoch = c.epoch
+	c.mu.RUnlock()
+	return d, epoch, ok
+}
+
+// put stores d unless an invalidation happened after epoch was read.
+func (c *gussCache) put(impi string, d gussDoc, epoch uint64) {
+	c.mu.Lock()
+	if c.epoch == epoch {
+		c.m[impi] = d
+	}
+	c.mu.Unlock()
+}
+
+// invalidate drops the entry of impi; call it after the change is committed.
+func (c *gussCache) invalidate(impi string) {
+	c.mu.Lock()
+	c.epoch++
+	delete(c.m, impi)
+	c.mu.Unlock()
+}
+
+// guss returns the GUSS of impi from the cache, reading the database on a miss with the
+// two-column statement prepared at open (parsing SQL costs more than running it with
+// modernc.org/sqlite).
+func (s *SQLiteStore) guss(ctx context.Context, impi string) (gussDoc, error) {
+	d, epoch, ok := s.gussCache.get(impi)
+	if ok {
+		return d, nil
+	}
+	var ts int64
+	err := s.gussStmt.QueryRowContext(ctx, impi).Scan(&d.doc, &ts)
+	if errors.Is(err, sql.ErrNoRows) {
+		return gussDoc{}, fmt.Errorf("%w: guss", ErrUnknownIMPI)
+	}
+	if err != nil {
+		return gussDoc{}, fmt.Errorf("hsssim: sqlite: guss: %w", err)
+	}
+	d.ts = fromUnixNano(ts)
+	s.gussCache.put(impi, d, epoch)
+	return d, nil
 }

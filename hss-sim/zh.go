@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"time"
 
 	"github.com/fiorix/go-diameter/v4/diam"
 	"github.com/fiorix/go-diameter/v4/diam/avp"
@@ -53,7 +54,9 @@ type HSSOptions struct {
 // transport; ZhServer puts it on Diameter. It is safe for concurrent use: SQN updates of
 // one IMPI are ordered by the Store, requests of different IMPIs run in parallel.
 type HSS struct {
-	store       Store
+	store Store
+	// guss reads the GUSS of a Store whose NextSQN does not return it; nil for the
+	// backends of this package.
 	guss        gussFunc
 	host, realm string
 	rand        io.Reader
@@ -76,11 +79,7 @@ func NewHSS(opts HSSOptions) (*HSS, error) {
 	} else {
 		r = &lockedReader{r: r}
 	}
-	guss, err := newGUSSFunc(context.Background(), opts.Store)
-	if err != nil {
-		return nil, err
-	}
-	return &HSS{store: opts.Store, guss: guss, host: opts.OriginHost, realm: opts.OriginRealm, rand: r}, nil
+	return &HSS{store: opts.Store, guss: newGUSSFunc(opts.Store), host: opts.OriginHost, realm: opts.OriginRealm, rand: r}, nil
 }
 
 // lockedReader serialises reads of a reader that is not safe for concurrent use.
@@ -180,10 +179,16 @@ func (h *HSS) authenticate(ctx context.Context, mar *diameter.MAR) (*zhAuth, err
 			}
 		}
 	}
-	// The GUSS is read before NextSQN so that a failing read consumes no SQN.
-	doc, gussTS, err := h.guss(ctx, impi)
-	if err != nil {
-		return nil, err
+	// With a Store of another package the GUSS is read before NextSQN, so that a failing
+	// read consumes no SQN; the backends of this package return it from NextSQN.
+	var (
+		doc    string
+		gussTS time.Time
+	)
+	if h.guss != nil {
+		if doc, gussTS, err = h.guss(ctx, impi); err != nil {
+			return nil, err
+		}
 	}
 	if auts != nil {
 		sub, err := h.store.Get(ctx, impi)
@@ -205,6 +210,9 @@ func (h *HSS) authenticate(ctx context.Context, mar *diameter.MAR) (*zhAuth, err
 	ad, err := h.store.NextSQN(ctx, impi)
 	if err != nil {
 		return nil, err
+	}
+	if h.guss == nil {
+		doc, gussTS = ad.GUSS, ad.GUSSTimestamp
 	}
 	challenge, err := aka.NewRAND(h.rand)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/fiorix/go-diameter/v4/diam"
@@ -74,7 +75,26 @@ type Validator struct {
 	commands  map[cmdKey]*cmdGrammar
 	groups    map[avpKey]avpGrammar
 	appVendor map[uint32]uint32
+	// lookups holds, per served application, lookup's answer for every (code, vendor)
+	// the dictionary defines, computed by NewValidator with the same go-diameter call:
+	// a map keyed by one integer is cheaper than go-diameter's struct-keyed index on the
+	// path every frame takes. Pairs not in it are looked up in the dictionary.
+	lookups map[uint32]map[uint64]avpLookup
+	// views recycles the scratch space of the AVP walk (*[]avpView): a frame's AVPs
+	// are walked without allocating. It holds no state between calls.
+	views sync.Pool
+	// readers recycles the *bytes.Reader Decode hands go-diameter.
+	readers sync.Pool
 }
+
+// avpLookup is the outcome of avpWalker.lookup for one (code, vendor).
+type avpLookup struct {
+	def   *dict.AVP
+	typ   datatype.TypeID
+	known bool
+}
+
+func lookupKey(code, vendor uint32) uint64 { return uint64(code)<<32 | uint64(vendor) }
 
 type cmdKey struct{ app, code uint32 }
 
@@ -112,7 +132,8 @@ var baseCommands = [...]uint32{CmdCapabilitiesExchange, CmdDeviceWatchdog, CmdDi
 
 // NewValidator builds a Validator for the applications apps (application 0, the base
 // protocol, is always served) from d, normally NewDictionary(). Every application must
-// have commands in d.
+// have commands in d. The Validator indexes d: load nothing more into d afterwards (as
+// go-diameter requires of a dictionary in use anyway).
 func NewValidator(d *dict.Parser, apps ...uint32) (*Validator, error) {
 	if d == nil {
 		return nil, errors.New("diameter: validator: nil dictionary")
@@ -172,6 +193,19 @@ func NewValidator(d *dict.Parser, apps ...uint32) (*Validator, error) {
 			}
 			v.groups[k] = g
 		}
+	}
+	v.lookups = make(map[uint32]map[uint64]avpLookup, len(v.served))
+	for app := range v.served {
+		t := map[uint64]avpLookup{}
+		w := avpWalker{v: v, app: app}
+		for _, a := range d.Apps() {
+			for _, ad := range a.AVP {
+				if def, typ, known := w.lookupDict(ad.Code, ad.VendorID); def != nil {
+					t[lookupKey(ad.Code, ad.VendorID)] = avpLookup{def: def, typ: typ, known: known}
+				}
+			}
+		}
+		v.lookups[app] = t
 	}
 	return v, nil
 }
@@ -293,7 +327,14 @@ func (v *Validator) Decode(frame []byte) (m *diam.Message, err error) {
 			}
 		}
 	}()
-	m, err = diam.ReadMessage(bytes.NewReader(frame), v.dict)
+	r, _ := v.readers.Get().(*bytes.Reader)
+	if r == nil {
+		r = new(bytes.Reader)
+	}
+	r.Reset(frame)
+	m, err = diam.ReadMessage(r, v.dict)
+	r.Reset(nil)
+	v.readers.Put(r)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrDecode, err)
 	}
@@ -304,7 +345,26 @@ func protoErr(code uint32, failed []byte, format string, args ...any) *ProtocolE
 	return &ProtocolError{ResultCode: code, FailedAVP: failed, Reason: fmt.Sprintf(format, args...)}
 }
 
+// maxPooledViews bounds the scratch space kept for the next walk (a frame of a few
+// hundred AVPs; larger ones allocate).
+const maxPooledViews = 512
+
 func (v *Validator) validate(frame []byte) *ProtocolError {
+	bp, _ := v.views.Get().(*[]avpView)
+	if bp == nil {
+		bp = new([]avpView)
+	}
+	w := avpWalker{v: v, buf: (*bp)[:0]}
+	perr := v.validateWith(&w, frame)
+	if buf := w.buf[:cap(w.buf)]; len(buf) <= maxPooledViews {
+		clear(buf) // drop the references into the frame
+		*bp = buf[:0]
+		v.views.Put(bp)
+	}
+	return perr
+}
+
+func (v *Validator) validateWith(w *avpWalker, frame []byte) *ProtocolError {
 	if len(frame) < headerLen {
 		return protoErr(ResultInvalidMessageLength, nil, "header truncated: %d octets", len(frame))
 	}
@@ -340,7 +400,7 @@ func (v *Validator) validate(frame []byte) *ProtocolError {
 		}
 		return protoErr(ResultInvalidHdrBits, nil, "P bit set on %s-Request, not proxiable", cmd.name)
 	}
-	w := avpWalker{v: v, app: app}
+	w.app, w.table = app, v.lookups[app]
 	avps, perr := w.walk(frame[headerLen:], headerLen, 0, false)
 	if perr != nil {
 		return perr
@@ -355,10 +415,15 @@ func (v *Validator) validate(frame []byte) *ProtocolError {
 	}
 }
 
-// avpWalker walks the AVPs of one message of application app.
+// avpWalker walks the AVPs of one message of application app. buf is the stack of the
+// AVPs being walked: each walk appends the AVPs of its level and returns them; the AVPs of
+// a Grouped AVP are dropped again once the group is checked.
 type avpWalker struct {
 	v   *Validator
 	app uint32
+	buf []avpView
+	// table is v.lookups[app], or nil: lookup asks the dictionary.
+	table map[uint64]avpLookup
 }
 
 // avpView is one AVP as found on the wire; data aliases the frame.
@@ -383,6 +448,14 @@ func (a *avpView) copyBytes() []byte { return AppendAVP(nil, a.code, a.flags, a.
 // any vendor; see DecodeFromBytes): typ is the data type go-diameter will decode it with,
 // known is true only when exactly (code, vendor) is defined.
 func (w *avpWalker) lookup(code, vendor uint32) (def *dict.AVP, typ datatype.TypeID, known bool) {
+	if l, ok := w.table[lookupKey(code, vendor)]; ok {
+		return l.def, l.typ, l.known
+	}
+	return w.lookupDict(code, vendor)
+}
+
+// lookupDict is lookup without the table.
+func (w *avpWalker) lookupDict(code, vendor uint32) (def *dict.AVP, typ datatype.TypeID, known bool) {
 	app := w.app
 	if !w.v.served[app] {
 		app = AppIDBase // only ErrorAnswer looks into messages of other applications
@@ -421,7 +494,10 @@ func exampleAVP(code uint32, flags uint8, vendor uint32, typ datatype.TypeID) []
 // it inside a Failed-AVP, else its example.
 func (w *avpWalker) safeCopy(a *avpView) []byte {
 	b := a.copyBytes()
-	if _, perr := w.walk(b, 0, 0, true); perr != nil {
+	mark := len(w.buf)
+	_, perr := w.walk(b, 0, 0, true)
+	w.buf = w.buf[:mark]
+	if perr != nil {
 		return exampleAVP(a.code, a.flags, a.vendor, a.typ)
 	}
 	return b
@@ -449,7 +525,10 @@ func (w *avpWalker) truncated(rest []byte, at int) *ProtocolError {
 // Address; RFC 6733 §4.4 lets receivers ignore what an unrecognised group holds, and a
 // Failed-AVP holds offending AVPs by definition (RFC 6733 §7.5).
 func (w *avpWalker) walk(b []byte, off, depth int, lenient bool) ([]avpView, *ProtocolError) {
-	avps := make([]avpView, 0, len(b)/24+1) // typical AVPs are 12 to 40 octets
+	if w.buf == nil {
+		w.buf = make([]avpView, 0, len(b)/24+1) // typical AVPs are 12 to 40 octets
+	}
+	start := len(w.buf)
 	for n := 0; n < len(b); {
 		rest := b[n:]
 		at := off + n
@@ -491,10 +570,11 @@ func (w *avpWalker) walk(b []byte, off, depth int, lenient bool) ([]avpView, *Pr
 		if perr := w.checkData(&a, depth, lenient); perr != nil {
 			return nil, perr
 		}
-		avps = append(avps, a)
+		w.buf = append(w.buf, a)
 		n += pad4(length)
 	}
-	return avps, nil
+	end := len(w.buf)
+	return w.buf[start:end:end], nil
 }
 
 var keyFailedAVP = avpKey{avp.FailedAVP, 0}
@@ -509,10 +589,12 @@ func (w *avpWalker) checkData(a *avpView, depth int, lenient bool) *ProtocolErro
 				"%s at offset %d: Grouped AVPs nested deeper than %d", a.name(), a.at, maxGroupDepth)
 		}
 		inner := lenient || !a.known || a.key() == keyFailedAVP
+		mark := len(w.buf)
 		members, perr := w.walk(a.data, a.at+a.hdr, depth+1, inner)
 		if perr == nil && !inner {
 			perr = w.checkGroup(a, members)
 		}
+		w.buf = w.buf[:mark]
 		if perr != nil {
 			switch {
 			case perr.FailedAVP != nil:

@@ -251,8 +251,11 @@ func DecodeMAR(m *diam.Message) (r *MAR, err error) {
 		return nil, err
 	}
 	r = &MAR{HeaderIDs: headerIDs(m)}
-	if err := unmarshalAVPs(m, r); err != nil {
-		return nil, fmt.Errorf("%w: MAR: %v", ErrMalformed, err)
+	if !decodeMARFast(m, r) { // see zh_fast.go
+		r = &MAR{HeaderIDs: headerIDs(m)}
+		if err := unmarshalAVPs(m, r); err != nil {
+			return nil, fmt.Errorf("%w: MAR: %v", ErrMalformed, err)
+		}
 	}
 	if r.GUSSTimestamp, err = timeAVP(m, "GUSS-Timestamp", AVPGUSSTimestamp); err != nil {
 		return nil, err
@@ -304,6 +307,14 @@ func (a MAA) Format(f fmt.State, verb rune) { formatRedacted(f, verb, a) }
 // Message builds the MAA: P flag (and E for a 3xxx Result-Code), application 16777221,
 // TS 29.109 §6.1.2.
 func (a *MAA) Message(d *dict.Parser) (*diam.Message, error) {
+	if m := a.messageFast(d); m != nil { // see zh_fast.go
+		return m, nil
+	}
+	return a.message(d)
+}
+
+// message is the general MAA encoder (messageFast gives the same message).
+func (a *MAA) message(d *dict.Parser) (*diam.Message, error) {
 	e := newEncoder(d, AppIDZh, "MAA")
 	e.require("Session-Id", a.SessionID == "")
 	e.require("Origin-Host", a.OriginHost == "")

@@ -37,6 +37,8 @@ type endpoint struct {
 	stopping  func() bool // the server is shutting down: refuse new requests
 	e2e       atomic.Uint32
 	rand      func([]byte)
+	frames    framePool // answer buffers
+	requests  framePool // frames read, recycled after an application request is served
 }
 
 func newEndpoint(id Identity, apps []Application, allowed []string, d *dict.Parser, log *slog.Logger, tun Tunables) (*endpoint, error) {
@@ -99,23 +101,24 @@ func (ep *endpoint) answerOptions(reason string) diameter.AnswerOptions {
 }
 
 // tracker counts work in flight and lets callers wait for it to drain. Unlike
-// sync.WaitGroup, add may run concurrently with wait.
+// sync.WaitGroup, add may run concurrently with wait. add and done are one atomic
+// operation each unless the count drops to zero.
 type tracker struct {
-	mu   sync.Mutex
-	n    int
+	n    atomic.Int64
+	mu   sync.Mutex // guards idle; the last done and wait meet here
 	idle chan struct{}
 }
 
-func (t *tracker) add() {
-	t.mu.Lock()
-	t.n++
-	t.mu.Unlock()
-}
+func (t *tracker) add() { t.n.Add(1) }
 
 func (t *tracker) done() {
+	if t.n.Add(-1) != 0 {
+		return
+	}
 	t.mu.Lock()
-	t.n--
-	if t.n == 0 && t.idle != nil {
+	// Whoever brings the count to zero checks again under mu: an add (and its done) may
+	// have come in between, and that done then closes idle instead.
+	if t.idle != nil && t.n.Load() == 0 {
 		close(t.idle)
 		t.idle = nil
 	}
@@ -124,7 +127,7 @@ func (t *tracker) done() {
 
 func (t *tracker) wait(ctx context.Context) error {
 	t.mu.Lock()
-	if t.n == 0 {
+	if t.n.Load() == 0 {
 		t.mu.Unlock()
 		return nil
 	}
@@ -159,7 +162,7 @@ type conn struct {
 	ctx    context.Context // handlers' context, cancelled on close
 	cancel context.CancelFunc
 
-	wmu sync.Mutex // serialises writes
+	w writer // serialises writes
 
 	mu       sync.Mutex
 	state    connState
@@ -167,7 +170,9 @@ type conn struct {
 	pending  map[uint32]*call
 	closeErr error
 
-	handlers  tracker // this connection's handlers in flight
+	handlers tracker // this connection's handlers in flight
+	// work hands a request to an idle worker (see serve).
+	work      chan request
 	hbh       atomic.Uint32
 	lastRecv  atomic.Int64 // unix nanoseconds of the last frame read
 	closed    chan struct{}
@@ -191,11 +196,13 @@ func newConn(ctx context.Context, ep *endpoint, nc net.Conn) *conn {
 		cancel:  cancel,
 		pending: map[uint32]*call{},
 		closed:  make(chan struct{}),
+		work:    make(chan request),
 	}
 	// RFC 6733 §3: Hop-by-Hop Identifiers increase from a random start value.
 	var r [4]byte
 	ep.rand(r[:])
 	c.hbh.Store(binary.BigEndian.Uint32(r[:]))
+	c.w.cond.L = &c.w.mu
 	c.lastRecv.Store(time.Now().UnixNano())
 	return c
 }
@@ -234,46 +241,136 @@ func (c *conn) close(err error) {
 // prefix, then the rest (RFC 6733 §3). A length below the header size or above
 // MaxMessageSize cannot be skipped reliably and is an ErrFraming.
 func (c *conn) readFrame() ([]byte, error) {
+	f, _, err := c.readPooledFrame()
+	return f, err
+}
+
+// readPooledFrame is readFrame into a buffer of the endpoint's request pool: box, when not
+// nil, holds f and goes back to the pool once f is no longer used (see worker).
+func (c *conn) readPooledFrame() (f []byte, box *[]byte, err error) {
 	var pre [4]byte
 	if _, err := io.ReadFull(c.br, pre[:]); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	n := int(pre[1])<<16 | int(pre[2])<<8 | int(pre[3])
 	if n < diam.HeaderLength || n > c.ep.tun.MaxMessageSize {
-		return nil, fmt.Errorf("%w: version %d, message length %d outside [%d, %d]",
+		return nil, nil, fmt.Errorf("%w: version %d, message length %d outside [%d, %d]",
 			ErrFraming, pre[0], n, diam.HeaderLength, c.ep.tun.MaxMessageSize)
 	}
-	f := make([]byte, n)
+	if n <= maxPooledFrame {
+		box = c.ep.requests.get()
+		if cap(*box) < n {
+			*box = make([]byte, max(n, 512))
+		}
+		f = (*box)[:n]
+	} else {
+		f = make([]byte, n)
+	}
 	copy(f, pre[:])
 	if _, err := io.ReadFull(c.br, f[4:]); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return f, nil
+	return f, box, nil
 }
 
-// write sends one frame; writes are serialised and bounded by WriteTimeout. A failed
-// write closes the connection.
+// writer serialises the writes of one connection and batches them: a frame written while
+// another write is in progress is queued, and the goroutine whose write is in progress
+// writes the whole queue when it is done, then returns; the others wait for their frame to
+// be written. Frames go out in the order of the write calls.
+type writer struct {
+	mu    sync.Mutex
+	cond  sync.Cond // L is &mu; signalled after every batch
+	busy  bool      // a goroutine is writing
+	queue [][]byte  // frames waiting for the writing goroutine
+	spare [][]byte  // the other queue, reused
+	seq   uint64    // frames queued so far
+	done  uint64    // frames written (or failed) so far
+	// failed is the sequence number of the first frame that was not written, 0 when all
+	// were; err is why.
+	failed uint64
+	err    error
+}
+
+// write sends one frame; writes are serialised (see writer) and each batch is bounded by
+// WriteTimeout. When it returns, f has been handed to the transport and may be reused. A
+// failed write closes the connection.
 func (c *conn) write(f []byte) error {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	_ = c.nc.SetWriteDeadline(time.Now().Add(c.ep.tun.WriteTimeout))
-	if _, err := c.nc.Write(f); err != nil {
-		c.close(fmt.Errorf("write: %w", err))
+	w := &c.w
+	w.mu.Lock()
+	if w.err != nil {
+		err := w.err
+		w.mu.Unlock()
 		return err
 	}
-	return nil
+	w.seq++
+	mine := w.seq
+	w.queue = append(w.queue, f)
+	if w.busy {
+		for w.done < mine {
+			w.cond.Wait()
+		}
+		var err error
+		if w.failed != 0 && mine >= w.failed {
+			err = w.err
+		}
+		w.mu.Unlock()
+		return err
+	}
+	w.busy = true
+	var failure error
+	for len(w.queue) > 0 && failure == nil {
+		batch, last := w.queue, w.seq
+		w.queue, w.spare = w.spare[:0], nil
+		w.mu.Unlock()
+		failure = c.writeBatch(batch)
+		w.mu.Lock()
+		clear(batch) // no references to frames their owners reuse
+		w.spare = batch[:0]
+		if failure != nil {
+			w.failed, w.err = w.done+1, failure
+			w.done = w.seq // the queued frames fail as well
+			w.queue = w.queue[:0]
+		} else {
+			w.done = last
+		}
+		w.cond.Broadcast()
+	}
+	w.busy = false
+	var err error
+	if w.failed != 0 && mine >= w.failed {
+		err = w.err
+	}
+	w.mu.Unlock()
+	if failure != nil {
+		c.close(fmt.Errorf("write: %w", failure))
+	}
+	return err
+}
+
+// writeBatch writes the frames with one Write call each, or with one vectored write when
+// the transport supports it (net.Buffers: a *net.TCPConn; a wrapped connection, TLS among
+// them, still sees one Write per frame).
+func (c *conn) writeBatch(batch [][]byte) error {
+	_ = c.nc.SetWriteDeadline(time.Now().Add(c.ep.tun.WriteTimeout))
+	if len(batch) == 1 {
+		_, err := c.nc.Write(batch[0])
+		return err
+	}
+	bufs := net.Buffers(batch)
+	_, err := bufs.WriteTo(c.nc)
+	return err
 }
 
 // readLoop reads and dispatches frames until the connection ends.
 func (c *conn) readLoop() {
 	for {
-		f, err := c.readFrame()
+		f, box, err := c.readPooledFrame()
 		if err != nil {
 			c.endRead(err)
 			return
 		}
 		c.lastRecv.Store(time.Now().UnixNano())
-		c.dispatch(f)
+		c.dispatch(f, box)
 	}
 }
 
@@ -294,7 +391,7 @@ func (c *conn) endRead(err error) {
 // dispatch handles one frame in the reading goroutine: answers go to their pending
 // request, base protocol requests are answered here, application requests go to a
 // handler goroutine.
-func (c *conn) dispatch(f []byte) {
+func (c *conn) dispatch(f []byte, box *[]byte) {
 	if f[4]&diam.RequestFlag == 0 {
 		c.handleAnswer(f)
 		return
@@ -334,7 +431,68 @@ func (c *conn) dispatch(f []byte) {
 	}
 	c.handlers.add()
 	c.ep.handlers.add()
-	go c.serveRequest(f, app, code)
+	c.serve(request{f: f, box: box, app: app, code: code})
+}
+
+// request is one application request for a handler; box, when not nil, is f's buffer
+// from the endpoint's request pool.
+type request struct {
+	f         []byte
+	box       *[]byte
+	app, code uint32
+}
+
+// workerIdle is how long a worker waits for the next request before it exits.
+const workerIdle = 10 * time.Second
+
+// serve runs r on a worker goroutine of the connection: an idle one when there is one,
+// else a new one. Workers wait for the next request (up to workerIdle, and not after the
+// connection closed), so that under load a request does not pay for starting a goroutine
+// and growing its stack; their number follows the handlers in flight, which the
+// endpoint's MaxConcurrent bounds.
+func (c *conn) serve(r request) {
+	select {
+	case c.work <- r:
+	default:
+		go c.worker(r)
+	}
+}
+
+// worker serves r, then the requests handed to it until it has served none for a whole
+// period of workerIdle (between one and two periods idle; the timer is not reset per
+// request) or the connection closes. A request's frame is recycled once served: the
+// decoded request holds copies (go-diameter's decoders copy), and the answer has been
+// written.
+func (c *conn) worker(r request) {
+	idle := time.NewTimer(workerIdle)
+	defer idle.Stop()
+	for {
+		c.serveRequest(r.f, r.app, r.code)
+		if r.box != nil {
+			c.ep.requests.put(r.box, r.f)
+		}
+		served := true
+	wait:
+		select {
+		case r = <-c.work:
+		case <-idle.C:
+			if !served {
+				return
+			}
+			served = false
+			idle.Reset(workerIdle)
+			goto wait
+		case <-c.closed:
+			return
+		}
+	}
+}
+
+// release ends the accounting of one request started by dispatch.
+func (c *conn) release() {
+	<-c.ep.sem
+	c.handlers.done()
+	c.ep.handlers.done()
 }
 
 // reject answers f with perr; capabilities adds the CEA capability AVPs (RFC 6733 §5.3.2)
@@ -564,11 +722,7 @@ func (c *conn) disconnect(ctx context.Context, cause int32) error {
 
 // serveRequest runs the handler of one application request.
 func (c *conn) serveRequest(f []byte, app, code uint32) {
-	defer func() {
-		<-c.ep.sem
-		c.handlers.done()
-		c.ep.handlers.done()
-	}()
+	defer c.release()
 	unable := func(reason string) {
 		c.reject(f, &diameter.ProtocolError{ResultCode: diameter.ResultUnableToComply, Reason: reason}, false)
 	}
@@ -605,13 +759,15 @@ func (c *conn) serveRequest(f []byte, app, code uint32) {
 		return
 	}
 	c.complete(req, ans)
-	b, err := ans.Serialize()
+	bp := c.ep.frames.get()
+	b, err := serialize(ans, *bp)
 	if err != nil {
 		c.log.Error("diameter peer: cannot encode the answer", "application", app, "command", code, "error", err)
 		unable("cannot encode the answer")
 		return
 	}
 	_ = c.write(b)
+	c.ep.frames.put(bp, b)
 }
 
 // handlerPanic is a recovered handler panic.

@@ -3,10 +3,12 @@
 //
 // A Server accepts connections from any net.Listener (TCP, TLS, SCTP), answers CER, DWR
 // and DPR itself, validates every request against the dictionary grammar
-// (diameter.Validator) and runs the request handlers concurrently, writes serialised per
-// connection. A Client keeps one connection to the first reachable of several servers,
-// with CER/CEA before any request, a DWR watchdog, failover and reconnection with bounded
-// exponential backoff, and Do matching answers by Hop-by-Hop Identifier.
+// (diameter.Validator) and runs the request handlers concurrently on reused worker
+// goroutines; writes are serialised per connection and batched (frames that queue up while
+// one is written go out together, in one vectored write on TCP, one Write call each on
+// any other net.Conn). A Client keeps one connection to the first reachable of several
+// servers, with CER/CEA before any request, a DWR watchdog, failover and reconnection
+// with bounded exponential backoff, and Do matching answers by Hop-by-Hop Identifier.
 //
 // One bad frame never takes a connection down: a frame whose header is readable gets the
 // validation answer and the next frame is read; only a stream that cannot be framed any

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -36,8 +37,8 @@ type handlerKey struct{ app, code uint32 }
 type Server struct {
 	ep *endpoint
 
-	hmu      sync.RWMutex
-	handlers map[handlerKey]Handler
+	hmu      sync.Mutex                             // serialises Handle
+	handlers atomic.Pointer[map[handlerKey]Handler] // copied on write: read by every request without a lock
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
@@ -54,10 +55,10 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	}
 	s := &Server{
 		ep:        ep,
-		handlers:  map[handlerKey]Handler{},
 		listeners: map[net.Listener]struct{}{},
 		conns:     map[*conn]struct{}{},
 	}
+	s.handlers.Store(&map[handlerKey]Handler{})
 	ep.handler = s.handler
 	ep.stopping = s.stopping.Load
 	return s, nil
@@ -68,13 +69,13 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 func (s *Server) Handle(app, code uint32, h Handler) {
 	s.hmu.Lock()
 	defer s.hmu.Unlock()
-	s.handlers[handlerKey{app, code}] = h
+	m := maps.Clone(*s.handlers.Load())
+	m[handlerKey{app, code}] = h
+	s.handlers.Store(&m)
 }
 
 func (s *Server) handler(app, code uint32) Handler {
-	s.hmu.RLock()
-	defer s.hmu.RUnlock()
-	return s.handlers[handlerKey{app, code}]
+	return (*s.handlers.Load())[handlerKey{app, code}]
 }
 
 // Serve accepts connections on ln until ctx ends (it then closes ln and the connections
