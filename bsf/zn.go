@@ -306,7 +306,15 @@ func (z *ZnServer) handleBIR(ctx context.Context, req *diam.Message) (*diam.Mess
 		OriginHost:  z.cfg.OriginHost,
 		OriginRealm: z.cfg.OriginRealm,
 	}
-	ans, err := z.b.BootstrappingInfo(ctx, zreq)
+	var ans ZnAnswer
+	if p, ok := peer.PeerFromContext(ctx); ok && !strings.EqualFold(p.OriginHost, bir.OriginHost) {
+		// The NAF policy is keyed by Origin-Host: a NAF must not borrow another's. We take NAFs
+		// as direct peers (no Diameter agent between NAF and BSF), so the BIR's Origin-Host
+		// must be the identity the peer gave in its CER (RFC 6733 §5.3, §6.3).
+		err = fmt.Errorf("bsf: zn: %w: BIR Origin-Host is not the connected peer %q", ErrNAFNotAuthorized, p.OriginHost)
+	} else {
+		ans, err = z.b.BootstrappingInfo(ctx, zreq)
+	}
 	if err != nil {
 		r := znResult(err)
 		label = strconv.FormatUint(uint64(r.Code), 10)

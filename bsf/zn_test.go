@@ -233,6 +233,29 @@ func TestZnRefusals(t *testing.T) {
 	}
 }
 
+// TestZnOriginHostMustBePeer: a peer that connected as one NAF cannot borrow the
+// Origin-Host, and so the policy, of another (RFC 6733 §5.3, §6.3; decisions DB.4).
+func TestZnOriginHostMustBePeer(t *testing.T) {
+	tb := newTestBSF(t)
+	tb.hss.add(t, impi1, nil, time.Time{})
+	_, addr := startZn(t, tb, ZnOptions{Open: true})
+	btid, _, _ := newTestUE(t, tb, impi1).bootstrapWithKs()
+	good := uaNAFID(t, nafHost).Bytes()
+	rogue := connectNAF(t, addr, "rogue.home1.net")
+	bia := rogue.bir(rawBIRFields{originHost: nafHost, btid: btid, nafID: good, sessionID: "rogue;1;1"})
+	if code, exp := bia.result(); code != 5402 || !exp {
+		t.Fatalf("BIR claiming another NAF's Origin-Host: result %d (experimental %v), want 5402", code, exp)
+	}
+	if _, ok := bia.find(avpMEKeyMaterial, rawVendor); ok {
+		t.Fatal("spoofed BIR got ME-Key-Material")
+	}
+	naf := connectNAF(t, addr, strings.ToUpper(nafHost))
+	bia = naf.bir(rawBIRFields{originHost: nafHost, btid: btid, nafID: good, sessionID: "naf;1;2"})
+	if code, _ := bia.result(); code != 2001 {
+		t.Fatalf("BIR from the peer itself (Origin-Host case differs): result %d, want 2001", code)
+	}
+}
+
 // TestZnResultTable is the table of znResult, the one error mapping of the Zn edge.
 func TestZnResultTable(t *testing.T) {
 	exp := func(code uint32) diameter.Result {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
@@ -336,7 +337,7 @@ func (c *Client) handshake(addr string) (*conn, error) {
 		return fail(&CapabilitiesError{Addr: addr, ResultCode: rc, Reason: "CEA rejected the CER"})
 	}
 	host, realm, product := identityOf(m)
-	if c.ep.allowed != nil && !c.ep.allowed[host] {
+	if c.ep.allowed != nil && !c.ep.allowed[strings.ToLower(host)] {
 		return fail(&CapabilitiesError{Addr: addr, ResultCode: diameter.ResultSuccess, Reason: "server " + host + " not allowed"})
 	}
 	common := c.ep.common(advertised(m))

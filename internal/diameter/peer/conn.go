@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -84,7 +85,8 @@ func newEndpoint(id Identity, apps []Application, allowed []string, d *dict.Pars
 	if len(allowed) > 0 {
 		ep.allowed = map[string]bool{}
 		for _, h := range allowed {
-			ep.allowed[h] = true
+			// DiameterIdentity is an FQDN (RFC 6733 §4.3.1): compared without case.
+			ep.allowed[strings.ToLower(h)] = true
 		}
 	}
 	// RFC 6733 §3: End-to-End Identifier, high 12 bits from the time, low 20 bits random.
@@ -601,7 +603,7 @@ func (c *conn) handleCER(f []byte) {
 		return
 	}
 	host, realm, product := identityOf(m)
-	if c.ep.allowed != nil && !c.ep.allowed[host] {
+	if c.ep.allowed != nil && !c.ep.allowed[strings.ToLower(host)] {
 		c.log.Warn("diameter peer: CER from a peer not in the allowlist", "peer", host)
 		fail(&diameter.ProtocolError{ResultCode: diameter.ResultUnknownPeer, Reason: "unknown peer"})
 		return
@@ -786,7 +788,7 @@ func (c *conn) invoke(h Handler, req *diam.Message) (ans *diam.Message, err erro
 			ans, err = nil, p
 		}
 	}()
-	return h(c.ctx, req)
+	return h(context.WithValue(c.ctx, peerInfoKey{}, c.peerInfo()), req)
 }
 
 // complete fills in what the handler's answer lacks (see Handler).

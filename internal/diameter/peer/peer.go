@@ -101,12 +101,24 @@ func (id *Identity) validate() error {
 // Code, Application-Id, Hop-by-Hop and End-to-End ids and the P flag of the request
 // (RFC 6733 §6.2), R cleared, Session-Id of the request first (RFC 6733 §8.8), Origin-Host
 // and Origin-Realm of this node. A handler may run concurrently with others, also for the
-// same connection. ctx ends when the connection closes.
+// same connection. ctx ends when the connection closes and carries the PeerInfo of the
+// connection the request arrived on (PeerFromContext).
 //
 // Returning an error that wraps a *diameter.ProtocolError answers with its Result-Code
 // and Failed-AVP; any other error, a nil answer or a panic answers
 // DIAMETER_UNABLE_TO_COMPLY (5012, RFC 6733 §7.1.5) and the connection stays up.
 type Handler func(ctx context.Context, req *diam.Message) (*diam.Message, error)
+
+// peerInfoKey keys the PeerInfo in a handler's context.
+type peerInfoKey struct{}
+
+// PeerFromContext returns the PeerInfo of the connection a request arrived on: the identity
+// the peer announced in its CER (RFC 6733 §5.3). A handler uses it to check that a request's
+// Origin-Host is the peer's own, where no Diameter agent sits in between.
+func PeerFromContext(ctx context.Context) (PeerInfo, bool) {
+	p, ok := ctx.Value(peerInfoKey{}).(PeerInfo)
+	return p, ok
+}
 
 // PeerInfo describes an open peer connection (capabilities exchange done).
 type PeerInfo struct {

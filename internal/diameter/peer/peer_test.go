@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -116,6 +117,26 @@ func TestAllowlistRejectsUnknownPeer(t *testing.T) {
 	r.expectClosed()
 	if len(s.Peers()) != 0 {
 		t.Errorf("rejected peer listed: %+v", s.Peers())
+	}
+}
+
+// RFC 6733 §4.3.1: a DiameterIdentity is an FQDN, so the allowlist ignores case; the
+// handler sees the identity the peer announced (PeerFromContext).
+func TestAllowlistIgnoresCaseAndHandlerSeesPeer(t *testing.T) {
+	d := testDict(t)
+	seen := make(chan PeerInfo, 1)
+	s := newTestServer(t, d, func(c *ServerConfig) { c.AllowedPeers = []string{strings.ToUpper(bsfHost)} })
+	s.Handle(diameter.AppIDZh, diameter.CmdMultimediaAuth, func(ctx context.Context, req *diam.Message) (*diam.Message, error) {
+		p, _ := PeerFromContext(ctx)
+		seen <- p
+		return echo(ctx, req)
+	})
+	c := connect(t, clientConfig(t, d, startServer(t, s)))
+	if _, err := c.Do(context.Background(), testMAR(d, "u1")); err != nil {
+		t.Fatal(err)
+	}
+	if p := <-seen; p.OriginHost != bsfHost {
+		t.Errorf("PeerFromContext().OriginHost = %q, want %q", p.OriginHost, bsfHost)
 	}
 }
 
