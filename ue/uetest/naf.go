@@ -123,7 +123,8 @@ func (n *NAF) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad Authorization", http.StatusBadRequest)
 		return
 	}
-	if creds.Realm != n.realm() || !n.useNonce(creds.Nonce, creds.NC) {
+	known, fresh := n.useNonce(creds.Nonce, creds.NC)
+	if creds.Realm != n.realm() || !known {
 		n.count(func(s *NAFStats) { s.BadResponse++ })
 		n.challenge(w, false)
 		return
@@ -145,8 +146,11 @@ func (n *NAF) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	n.mu.Lock()
-	stale := n.stale > 0
-	if stale {
+	// An nc at or below the last one seen, with a digest that verifies, is a replay or an
+	// out-of-order request sharing the nonce: stale=true, as the project's NAF answers
+	// (specs/decisions.md DN.1), so the UE retries without bootstrapping again.
+	stale := !fresh || n.stale > 0
+	if fresh && n.stale > 0 {
 		n.stale--
 	}
 	n.mu.Unlock()
@@ -185,16 +189,20 @@ func (n *NAF) count(f func(*NAFStats)) {
 	n.mu.Unlock()
 }
 
-// useNonce accepts a known nonce with an nc above the last one seen (RFC 2617 §3.2.2).
-func (n *NAF) useNonce(nonce string, nc uint32) bool {
+// useNonce reports whether the nonce is one this NAF issued and whether nc is above the
+// last one seen for it (RFC 2617 §3.2.2), recording nc when it is.
+func (n *NAF) useNonce(nonce string, nc uint32) (known, fresh bool) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	last, ok := n.nonces[nonce]
-	if !ok || nc <= last {
-		return false
+	if !ok {
+		return false, false
+	}
+	if nc <= last {
+		return true, false
 	}
 	n.nonces[nonce] = nc
-	return true
+	return true, true
 }
 
 // challenge sends 401 with a GBA_ME Digest challenge (TS 24.109 §5.2.2).
