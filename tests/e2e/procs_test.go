@@ -244,19 +244,44 @@ type bsfProc struct {
 // authorising the NAF e2eNAF for the FQDN e2eNAF.
 func startBSFProc(t *testing.T, name, dir, hssZh string) *bsfProc {
 	t.Helper()
+	return startBSFProcWith(t, bsfProcSpec{name: name, dir: dir, hssZh: hssZh})
+}
+
+// bsfProcSpec varies the bsf process: its Origin-Host, and a Redis session store (with
+// its KEK and key prefix) instead of SQLite.
+type bsfProcSpec struct {
+	name, dir, hssZh string
+	originHost       string // default bsf.e2e.opengba.test
+	redisAddr        string // "": SQLite in dir
+	redisPrefix, kek string
+}
+
+func startBSFProcWith(t *testing.T, s bsfProcSpec) *bsfProc {
+	t.Helper()
+	name, dir, hssZh := s.name, s.dir, s.hssZh
 	b := &bsfProc{
 		ubURL: "http://" + freePort(t) + "/", opsURL: "http://" + freePort(t), znAddr: freePort(t),
-		kek: newKEK(), domain: e2eDomain, nafFQDN: e2eNAF, originHost: "bsf.e2e.opengba.test", name: name,
+		kek: s.kek, domain: e2eDomain, nafFQDN: e2eNAF, originHost: s.originHost, name: name,
+	}
+	if b.kek == "" {
+		b.kek = newKEK()
+	}
+	if b.originHost == "" {
+		b.originHost = "bsf.e2e.opengba.test"
+	}
+	store := fmt.Sprintf("  sqlite:\n    path: %q\n", filepath.Join(dir, "bsf.db"))
+	backend := "sqlite"
+	if s.redisAddr != "" {
+		backend = "redis"
+		store = fmt.Sprintf("  redis:\n    addrs: [%q]\n    key_prefix: %q\n", s.redisAddr, s.redisPrefix)
 	}
 	cfg := fmt.Sprintf(`ub:
   listen: %q
   domain: %s
 store:
-  backend: sqlite
+  backend: %s
   kek: %q
-  sqlite:
-    path: %q
-zh:
+%szh:
   origin_host: %s
   origin_realm: %s
   destination_realm: %s
@@ -278,7 +303,7 @@ ops:
   listen: %q
 log:
   level: debug
-`, strings.TrimSuffix(strings.TrimPrefix(b.ubURL, "http://"), "/"), b.domain, b.kek, filepath.Join(dir, "bsf.db"),
+`, strings.TrimSuffix(strings.TrimPrefix(b.ubURL, "http://"), "/"), b.domain, backend, b.kek, store,
 		b.originHost, e2eRealm, e2eRealm, hssZh, e2eHSS,
 		b.znAddr, b.originHost, e2eRealm, e2eNAF, e2eNAF,
 		strings.TrimPrefix(b.opsURL, "http://"))

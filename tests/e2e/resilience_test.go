@@ -199,6 +199,41 @@ func TestHSSKillRestart(t *testing.T) {
 	}
 }
 
+// TestTwoBSFProcessesSharedRedis: two bsf processes (the real binary) share one real
+// redis-server; a UE bootstraps at the first and a NAF's BIR at the second succeeds with
+// the UE's Ks_NAF: any BSF behind a load balancer can answer a NAF (DB.1, DB.5).
+func TestTwoBSFProcessesSharedRedis(t *testing.T) {
+	t.Parallel()
+	redis := startRedis(t)
+	ctx := testCtx(t, 60*time.Second)
+	s := newSub("redis-proc@e2e.opengba.test")
+	hss := startHSS(t, s)
+	kek := newKEK()
+	prefix := fmt.Sprintf("e2e-proc-%d:", time.Now().UnixNano())
+	var procs [2]*bsfProc
+	for i := range procs {
+		procs[i] = startBSFProcWith(t, bsfProcSpec{
+			name: fmt.Sprintf("bsf-redis-%d", i+1), dir: t.TempDir(), hssZh: hss.addr,
+			originHost: fmt.Sprintf("bsf%d.e2e.opengba.test", i+1),
+			redisAddr:  redis.addr, redisPrefix: prefix, kek: kek,
+		})
+	}
+	u := newUE(t, procs[0].ubURL, nil, s.usim(t), ueOptions{})
+	b, err := u.Bootstrap(ctx)
+	if err != nil {
+		t.Fatalf("bootstrap at bsf process 1: %v", err)
+	}
+	registerBootstrap(b, e2eNAF)
+	zn := newZnClient(t, procs[1].znAddr, "bsf2.e2e.opengba.test", e2eDomain)
+	k, err := zn.KsNAF(ctx, b.BTID, nafID(e2eNAF))
+	if err != nil {
+		t.Fatalf("BIR at bsf process 2: %v", err)
+	}
+	if !bytes.Equal(k.KsNAF.Bytes(), ksNAF(t, b, e2eNAF)) || k.IMPI != s.IMPI {
+		t.Errorf("BIA at bsf process 2: Ks_NAF differs from the UE's, or User-Name %q", k.IMPI)
+	}
+}
+
 // TestTwoBSFsSharedRedis: two BSF instances share a Redis session store (and pending
 // challenges, specs/decisions.md DB.1); a UE bootstraps at the first, a NAF's BIR at the
 // second succeeds with the UE's Ks_NAF, and a challenge issued by one is answered at the
