@@ -210,3 +210,26 @@ func TestRedactionEncoders(t *testing.T) {
 		}
 	}
 }
+
+// TestUSIMRedacted: a USIM holds K and OPc in unexported fields, which fmt prints raw unless
+// the USIM itself redacts.
+func TestUSIMRedacted(t *testing.T) {
+	k := Key{0x46, 0x5b, 0x5c, 0xe8, 0xb1, 0x99, 0xb4, 0x9f, 0xaa, 0x5f, 0x0a, 0x2e, 0xe2, 0x38, 0xa6, 0xbc}
+	arr, err := NewSQNArray(DefaultSQNScheme())
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := NewUSIM(k, k, arr, AMFSeparationIgnored)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type holder struct{ u *USIM }
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%x", "%q"} {
+		for _, v := range []any{u, holder{u}} {
+			out := fmt.Sprintf(verb, v)
+			if strings.Contains(out, "465b5c") || strings.Contains(strings.ToLower(out), "465b5c") || strings.Contains(out, "[70 91 92") {
+				t.Errorf("%s of %T leaks K: %s", verb, v, out)
+			}
+		}
+	}
+}

@@ -75,7 +75,10 @@ func (e *SyncFailure) Error() string { return "aka: synchronisation failure: " +
 // the SQN array of TS 33.102 §C.2 and computes RES, CK and IK (TS 33.102 §6.3.3). It is safe
 // for concurrent use. It prints as REDACTED under fmt and slog.
 type USIM struct {
-	k, opc Key
+	// keys returns K and OPc. They sit behind a closure so that no fmt verb can reach them,
+	// even when a USIM is printed as an unexported field of another struct (fmt then
+	// bypasses the methods below and prints the fields by reflection).
+	keys   func() (k, opc Key)
 	policy AMFPolicy
 
 	mu  sync.Mutex
@@ -91,7 +94,7 @@ func NewUSIM(k, opc Key, sqn SQNArray, policy AMFPolicy) (*USIM, error) {
 	if policy > AMFSeparationIgnored {
 		return nil, fmt.Errorf("%w: %d", ErrAMFPolicy, uint8(policy))
 	}
-	return &USIM{k: k, opc: opc, policy: policy, sqn: sqn.clone()}, nil
+	return &USIM{keys: func() (Key, Key) { return k, opc }, policy: policy, sqn: sqn.clone()}, nil
 }
 
 // SQNArray returns a copy of the current SQN array, to be persisted with MarshalBinary.
@@ -119,7 +122,8 @@ func (u *USIM) Authenticate(rand, autn []byte) (Result, error) {
 		return Result{}, fmt.Errorf("%w: AUTN is %d octets, want %d", ErrLength, len(autn), AUTNLen)
 	}
 	rnd := [RANDLen]byte(rand)
-	o, err := f2345(u.k, u.opc, &rnd)
+	k, opc := u.keys()
+	o, err := f2345(k, opc, &rnd)
 	if err != nil {
 		return Result{}, err
 	}
@@ -129,7 +133,7 @@ func (u *USIM) Authenticate(rand, autn []byte) (Result, error) {
 	}
 	sqn := sqnFromBytes(&conc)
 	amf := AMF(autn[6])<<8 | AMF(autn[7])
-	xmac, err := f1(u.k, u.opc, &rnd, sqn, amf)
+	xmac, err := f1(k, opc, &rnd, sqn, amf)
 	if err != nil {
 		return Result{}, err
 	}
@@ -140,7 +144,7 @@ func (u *USIM) Authenticate(rand, autn []byte) (Result, error) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if reason := u.sqn.check(sqn); reason != 0 {
-		auts, err := buildAUTS(u.k, u.opc, &rnd, u.sqn.SQNMS())
+		auts, err := buildAUTS(k, opc, &rnd, u.sqn.SQNMS())
 		if err != nil {
 			return Result{}, err
 		}
