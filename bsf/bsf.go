@@ -58,6 +58,8 @@ type BSF struct {
 	log        *slog.Logger
 	reg        *prometheus.Registry
 	metrics    *Metrics
+	ubObs      map[string]ubObservers // read-only after New
+	ubHdr      ubHeaders              // read-only after New
 	now        func() time.Time
 	rand       io.Reader
 }
@@ -137,6 +139,8 @@ func New(cfg Config, d Deps) (*BSF, error) {
 		return nil, fmt.Errorf("bsf: metrics: %w", err)
 	}
 	b.metrics = m
+	b.ubObs = newUbObservers(m)
+	b.ubHdr = newUbHeaders()
 	return b, nil
 }
 
@@ -210,8 +214,10 @@ func (b *BSF) Bootstrap(ctx context.Context, req UbRequest) (UbAnswer, error) {
 	if err := checkIMPI(c.Username); err != nil {
 		return UbAnswer{}, err
 	}
-	b.log.LogAttrs(ctx, slog.LevelDebug, "ub request", slog.String("if", "ub"), slog.String("impi", c.Username),
-		slog.Bool("initial", c.Nonce == ""), slog.Bool("auts", c.AUTS != nil))
+	if b.log.Enabled(ctx, slog.LevelDebug) {
+		b.log.LogAttrs(ctx, slog.LevelDebug, "ub request", slog.String("if", "ub"), slog.String("impi", c.Username),
+			slog.Bool("initial", c.Nonce == ""), slog.Bool("auts", c.AUTS != nil))
+	}
 	if isTMPI(c.Username) {
 		return UbAnswer{}, ErrTMPIUnknown
 	}
@@ -379,24 +385,40 @@ func (b *BSF) challenge(ctx context.Context, impi string, resync *ResyncInfo, fa
 }
 
 // fetchAV asks the VectorSource within the Zh timeout. The call runs in its own goroutine so
-// that a VectorSource that ignores ctx cannot hold the Ub request past the timeout.
+// that a VectorSource that ignores ctx cannot hold the Ub request past the timeout; the
+// package's own ZhClient, which gives up when ctx ends and bounds every request with its
+// own zh.timeout, is called directly (with no second deadline when its timeout is not
+// longer than the BSF's).
 func (b *BSF) fetchAV(ctx context.Context, req AVRequest) (AVResponse, error) {
-	ctx, cancel := context.WithTimeout(ctx, b.cfg.Zh.Timeout)
-	defer cancel()
 	type result struct {
 		av  AVResponse
 		err error
 	}
-	ch := make(chan result, 1)
-	go func() {
-		av, err := b.vs.FetchAV(ctx, req)
-		ch <- result{av, err}
-	}()
 	var r result
-	select {
-	case r = <-ch:
-	case <-ctx.Done():
-		return AVResponse{}, fmt.Errorf("%w: %w", ErrHSSUnavailable, ctx.Err())
+	if z, ok := b.vs.(*ZhClient); ok {
+		if z.cfg.Timeout > b.cfg.Zh.Timeout {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, b.cfg.Zh.Timeout)
+			defer cancel()
+		}
+		r.av, r.err = z.FetchAV(ctx, req)
+		if r.err != nil && ctx.Err() != nil {
+			return AVResponse{}, fmt.Errorf("%w: %w", ErrHSSUnavailable, ctx.Err())
+		}
+	} else {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, b.cfg.Zh.Timeout)
+		defer cancel()
+		ch := make(chan result, 1)
+		go func() {
+			av, err := b.vs.FetchAV(ctx, req)
+			ch <- result{av, err}
+		}()
+		select {
+		case r = <-ch:
+		case <-ctx.Done():
+			return AVResponse{}, fmt.Errorf("%w: %w", ErrHSSUnavailable, ctx.Err())
+		}
 	}
 	switch {
 	case r.err == nil:
@@ -480,6 +502,7 @@ func (b *BSF) bootstrapped(ctx context.Context, c digest.Credentials, p PendingC
 // namespace uri:3gpp-gba with btid and lifetime (xs:dateTime in UTC).
 func BootstrappingInfoXML(btid gba.BTID, expires time.Time) []byte {
 	var b bytes.Buffer
+	b.Grow(192 + len(btid.Domain))
 	b.WriteString(`<?xml version="1.0" encoding="UTF-8"?>` + "\n")
 	b.WriteString(`<BootstrappingInfo xmlns="` + namespaceGBA + `">` + "\n  <btid>")
 	_ = xml.EscapeText(&b, []byte(btid.String()))

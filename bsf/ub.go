@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Handler returns the Ub HTTP handler (gin): GET and POST on "/" run Bootstrap
@@ -44,6 +45,44 @@ func writeStatus(c *gin.Context, status int) {
 	c.Data(status, "text/plain; charset=utf-8", []byte(http.StatusText(status)+"\n"))
 }
 
+// ubHeaders are the fixed parts of Ub responses, built once in New and only read after:
+// header values set by direct assignment (their keys are canonical) and the plain-text
+// bodies of the error statuses, so a response does not rebuild them.
+type ubHeaders struct {
+	server, noStore, textType, infoType []string
+	bodies                              map[int][]byte
+}
+
+func newUbHeaders() ubHeaders {
+	h := ubHeaders{server: []string{ServerToken}, noStore: []string{"no-store"},
+		textType: []string{"text/plain; charset=utf-8"}, infoType: []string{ContentTypeBootstrappingInfo},
+		bodies: map[int][]byte{}}
+	for _, st := range []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden,
+		http.StatusRequestEntityTooLarge, http.StatusInternalServerError, http.StatusServiceUnavailable} {
+		h.bodies[st] = []byte(http.StatusText(st) + "\n")
+	}
+	return h
+}
+
+// writeUbStatus is writeStatus with the prepared Server value and body.
+func (b *BSF) writeUbStatus(c *gin.Context, status int) {
+	body, ok := b.ubHdr.bodies[status]
+	if !ok {
+		writeStatus(c, status)
+		return
+	}
+	h := c.Writer.Header()
+	h["Server"] = b.ubHdr.server
+	writeBody(c, status, b.ubHdr.textType, body)
+}
+
+// writeBody is gin's Context.Data with a prepared Content-Type value.
+func writeBody(c *gin.Context, status int, contentType []string, body []byte) {
+	c.Writer.Header()["Content-Type"] = contentType
+	c.Status(status)
+	_, _ = c.Writer.Write(body)
+}
+
 // readUbRequest turns an HTTP request into a UbRequest: at most one Authorization header,
 // a body of at most max octets.
 func readUbRequest(w http.ResponseWriter, r *http.Request, max int64) (UbRequest, error) {
@@ -73,7 +112,8 @@ func readUbRequest(w http.ResponseWriter, r *http.Request, max int64) (UbRequest
 func (b *BSF) handleUb(c *gin.Context) {
 	start := time.Now()
 	ctx := c.Request.Context()
-	c.Header("Server", ServerToken)
+	hdr := c.Writer.Header()
+	hdr["Server"] = b.ubHdr.server
 	ans, err := func() (UbAnswer, error) {
 		req, err := readUbRequest(c.Writer, c.Request, b.cfg.Ub.MaxBodyBytes)
 		if err != nil {
@@ -89,35 +129,70 @@ func (b *BSF) handleUb(c *gin.Context) {
 		if status == http.StatusServiceUnavailable {
 			c.Header("Retry-After", strconv.Itoa(retryAfterSeconds(b.cfg.Ub.RetryAfter)))
 		}
-		writeStatus(c, status)
+		b.writeUbStatus(c, status)
 	case ans.Challenge != "":
 		status, outcome = http.StatusUnauthorized, ans.Outcome
-		c.Header("WWW-Authenticate", ans.Challenge)
-		writeStatus(c, status)
+		hdr["Www-Authenticate"] = []string{ans.Challenge}
+		b.writeUbStatus(c, status)
 	default:
 		status, outcome = http.StatusOK, ans.Outcome
-		c.Header("Authentication-Info", ans.AuthenticationInfo)
-		c.Header("Expires", ans.Expires.UTC().Format(http.TimeFormat))
-		c.Header("Cache-Control", "no-store")
-		c.Data(status, ContentTypeBootstrappingInfo, ans.Body)
+		hdr["Authentication-Info"] = []string{ans.AuthenticationInfo}
+		hdr["Expires"] = []string{ans.Expires.UTC().Format(http.TimeFormat)}
+		hdr["Cache-Control"] = b.ubHdr.noStore
+		writeBody(c, status, b.ubHdr.infoType, ans.Body)
 	}
-	b.metrics.UbResults.WithLabelValues(outcome).Inc()
-	b.metrics.UbLatency.WithLabelValues(outcome).Observe(time.Since(start).Seconds())
-	attrs := []slog.Attr{slog.String("if", "ub"), slog.String("result", outcome), slog.Int("status", status)}
+	b.observeUb(outcome, time.Since(start))
 	level := slog.LevelInfo
-	switch {
-	case status == http.StatusOK:
-		attrs = append(attrs, slog.String("btid", ans.BTID.String()), slog.Time("expires", ans.Expires))
-	case status >= 500:
+	if status >= 500 {
 		level = slog.LevelWarn
 		if status == http.StatusInternalServerError {
 			level = slog.LevelError
 		}
-		attrs = append(attrs, slog.String("error", err.Error()))
-	case err != nil:
-		attrs = append(attrs, slog.String("error", err.Error()))
 	}
-	b.log.LogAttrs(ctx, level, "ub", attrs...)
+	if !b.log.Enabled(ctx, level) {
+		return
+	}
+	var attrs [5]slog.Attr
+	n := copy(attrs[:], []slog.Attr{slog.String("if", "ub"), slog.String("result", outcome), slog.Int("status", status)})
+	switch {
+	case status == http.StatusOK:
+		attrs[n], attrs[n+1] = slog.String("btid", ans.BTID.String()), slog.Time("expires", ans.Expires)
+		n += 2
+	case err != nil:
+		attrs[n] = slog.String("error", err.Error())
+		n++
+	}
+	b.log.LogAttrs(ctx, level, "ub", attrs[:n]...)
+}
+
+// ubObservers are the children of UbResults and UbLatency for one outcome.
+type ubObservers struct {
+	results prometheus.Counter
+	latency prometheus.Observer
+}
+
+// newUbObservers looks up the children of every known outcome once: WithLabelValues hashes
+// the label and takes a lock on every call.
+func newUbObservers(m *Metrics) map[string]ubObservers {
+	outcomes := []string{
+		OutcomeChallenge, OutcomeBootstrapped, OutcomeResync, OutcomeWrongRES, OutcomeStaleNonce,
+		OutcomeUnknownNonce, OutcomeRANDCollision,
+	}
+	obs := make(map[string]ubObservers, len(outcomes))
+	for _, o := range outcomes {
+		obs[o] = ubObservers{results: m.UbResults.WithLabelValues(o), latency: m.UbLatency.WithLabelValues(o)}
+	}
+	return obs
+}
+
+// observeUb counts one Ub request and its latency under outcome.
+func (b *BSF) observeUb(outcome string, d time.Duration) {
+	o, ok := b.ubObs[outcome]
+	if !ok {
+		o = ubObservers{results: b.metrics.UbResults.WithLabelValues(outcome), latency: b.metrics.UbLatency.WithLabelValues(outcome)}
+	}
+	o.results.Inc()
+	o.latency.Observe(d.Seconds())
 }
 
 func retryAfterSeconds(d time.Duration) int {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/fiorix/go-diameter/v4/diam/dict"
 	"github.com/ishidawataru/sctp"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/opengba/opengba/internal/diameter"
 	"github.com/opengba/opengba/internal/diameter/peer"
@@ -80,7 +81,7 @@ type ZhClient struct {
 	dict    *dict.Parser
 	log     *slog.Logger
 	now     func() time.Time
-	metrics atomic.Pointer[Metrics]
+	metrics atomic.Pointer[zhMetrics]
 	addrs   []string // configured HSS addresses, in priority order
 
 	// Session-Id parts, RFC 6733 §8.8: <DiameterIdentity>;<high 32 bits>;<low 32 bits>.
@@ -177,7 +178,7 @@ func NewZhClient(cfg ZhConfig, opts ZhOptions) (*ZhClient, error) {
 		gaugeDone:   make(chan struct{}),
 	}
 	if opts.Metrics != nil {
-		z.metrics.Store(opts.Metrics)
+		z.metrics.Store(newZhMetrics(opts.Metrics))
 	}
 	dial := func(ctx context.Context, addr string) (net.Conn, error) {
 		nc, err := dialHSS(ctx, byAddr[addr], addr, tlsConf)
@@ -299,9 +300,32 @@ func dialSCTP(ctx context.Context, addr string) (net.Conn, error) {
 	}
 }
 
+// zhMetrics is the Metrics of a ZhClient with the ZhLatency child of the common result
+// looked up once (WithLabelValues hashes the label on every call).
+type zhMetrics struct {
+	*Metrics
+	success prometheus.Observer
+}
+
+func newZhMetrics(m *Metrics) *zhMetrics {
+	return &zhMetrics{Metrics: m, success: m.ZhLatency.WithLabelValues(zhLabelSuccess)}
+}
+
+func (m *zhMetrics) observe(label string, d time.Duration) {
+	o := m.success
+	if label != zhLabelSuccess {
+		o = m.ZhLatency.WithLabelValues(label)
+	}
+	o.Observe(d.Seconds())
+}
+
 // SetMetrics makes the client observe ZhLatency and set HSSPeerUp in m.
 func (z *ZhClient) SetMetrics(m *Metrics) {
-	z.metrics.Store(m)
+	if m == nil {
+		z.metrics.Store(nil)
+	} else {
+		z.metrics.Store(newZhMetrics(m))
+	}
 	z.updateGauge()
 }
 
@@ -391,7 +415,7 @@ func (z *ZhClient) FetchAV(ctx context.Context, req AVRequest) (AVResponse, erro
 	start := time.Now()
 	av, label, err := z.fetch(ctx, req)
 	if m := z.metrics.Load(); m != nil {
-		m.ZhLatency.WithLabelValues(label).Observe(time.Since(start).Seconds())
+		m.observe(label, time.Since(start))
 	}
 	if err != nil {
 		level := slog.LevelWarn
@@ -400,14 +424,21 @@ func (z *ZhClient) FetchAV(ctx context.Context, req AVRequest) (AVResponse, erro
 		}
 		z.log.LogAttrs(ctx, level, "zh: MAR failed", slog.String("result", label), slog.String("error", err.Error()))
 	}
-	z.log.LogAttrs(ctx, slog.LevelDebug, "zh: MAR", slog.String("impi", req.IMPI),
-		slog.Bool("resync", req.Resync != nil), slog.String("result", label), slog.Bool("guss", av.GUSS != nil))
+	if z.log.Enabled(ctx, slog.LevelDebug) {
+		z.log.LogAttrs(ctx, slog.LevelDebug, "zh: MAR", slog.String("impi", req.IMPI),
+			slog.Bool("resync", req.Resync != nil), slog.String("result", label), slog.Bool("guss", av.GUSS != nil))
+	}
 	return av, err
 }
 
 func (z *ZhClient) fetch(ctx context.Context, req AVRequest) (AVResponse, string, error) {
-	ctx, cancel := context.WithTimeout(ctx, z.cfg.Timeout)
-	defer cancel()
+	// A caller's deadline that comes no later than zh.timeout already bounds the request
+	// (the BSF's fetchAV sets one): a second timer would only cost a context and a map.
+	if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > z.cfg.Timeout {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, z.cfg.Timeout)
+		defer cancel()
+	}
 	sid := z.newSessionID()
 	mar := &diameter.MAR{
 		SessionID:        sid,

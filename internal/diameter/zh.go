@@ -223,6 +223,14 @@ func (r MAR) Format(f fmt.State, verb rune) { formatRedacted(f, verb, r) }
 
 // Message builds the MAR: R and P flags, application 16777221, TS 29.109 §6.1.1.
 func (r *MAR) Message(d *dict.Parser) (*diam.Message, error) {
+	if m := r.messageFast(d); m != nil { // see zh_fast_bsf.go
+		return m, nil
+	}
+	return r.message(d)
+}
+
+// message is the general MAR encoder (messageFast gives the same message).
+func (r *MAR) message(d *dict.Parser) (*diam.Message, error) {
 	e := newEncoder(d, AppIDZh, "MAR")
 	e.require("Session-Id", r.SessionID == "")
 	e.require("Origin-Host", r.OriginHost == "")
@@ -357,8 +365,11 @@ func DecodeMAA(m *diam.Message) (a *MAA, err error) {
 		return nil, err
 	}
 	a = &MAA{HeaderIDs: headerIDs(m)}
-	if err := unmarshalAVPs(m, a); err != nil {
-		return nil, fmt.Errorf("%w: MAA: %v", ErrMalformed, err)
+	if !decodeMAAFast(m, a) { // see zh_fast_bsf.go
+		a = &MAA{HeaderIDs: headerIDs(m)}
+		if err := unmarshalAVPs(m, a); err != nil {
+			return nil, fmt.Errorf("%w: MAA: %v", ErrMalformed, err)
+		}
 	}
 	if a.FailedAVP, err = failedAVPs(m); err != nil {
 		return nil, err

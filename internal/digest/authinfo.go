@@ -19,12 +19,13 @@ func ParseAuthInfo(h string) (AuthInfo, error) {
 	if err := checkField(h); err != nil {
 		return AuthInfo{}, err
 	}
-	ps, err := parseParams(h, 0)
+	var buf [paramsBuf]rawParam
+	ps, err := parseParams(h, 0, buf[:0])
 	if err != nil {
 		return AuthInfo{}, err
 	}
 	var a AuthInfo
-	s := make(seen, len(ps))
+	s := newSeen(len(ps))
 	for _, p := range ps {
 		if err := s.add(p); err != nil {
 			return AuthInfo{}, err
@@ -69,6 +70,7 @@ func isAuthInfoParam(n string) bool {
 // or when CNonce/NC are set without QOP.
 func (a AuthInfo) Header() (string, error) {
 	var w writer
+	w.b.Grow(64 + len(a.NextNonce) + len(a.RspAuth) + len(a.CNonce))
 	if a.NextNonce != "" {
 		w.quoted("nextnonce", a.NextNonce)
 	}

@@ -82,12 +82,13 @@ type Challenge struct {
 // parameters are kept in Extension (RFC 7616 §3.3: recipients ignore them). A field value
 // carrying several challenges is rejected as ErrSyntax.
 func ParseChallenge(h string) (Challenge, error) {
-	ps, err := parseAuth(h)
+	var buf [paramsBuf]rawParam
+	ps, err := parseAuth(h, buf[:0])
 	if err != nil {
 		return Challenge{}, err
 	}
 	var c Challenge
-	s := make(seen, len(ps))
+	s := newSeen(len(ps))
 	for _, p := range ps {
 		if err := s.add(p); err != nil {
 			return Challenge{}, err
@@ -177,7 +178,7 @@ func isChallengeParam(n string) bool {
 // opaque and qop). It fails with ErrInvalidParam when a value cannot be represented.
 func (c Challenge) Header() (string, error) {
 	var w writer
-	w.b.Grow(64 + len(c.Realm) + len(c.Nonce) + len(c.Opaque))
+	w.b.Grow(128 + len(c.Realm) + len(c.Nonce) + len(c.Opaque))
 	w.b.WriteString("Digest ")
 	w.quoted("realm", c.Realm)
 	if len(c.Domain) > 0 {

@@ -77,6 +77,29 @@ type h struct {
 
 func newH() *h { return &h{buf: make([]byte, 0, 160)} }
 
+// hBuf is a buffer on the caller's stack for the parts of H() and KD(), so that a digest
+// computation allocates nothing but its hex result (h is the same on the heap).
+type hBuf [160]byte
+
+// part appends ':' (unless buf is empty and first) and s to buf.
+func part[T string | []byte](buf []byte, first bool, s T) []byte {
+	if !first {
+		buf = append(buf, ':')
+	}
+	return append(buf, s...)
+}
+
+// hexSum is an MD5 digest in lower-case hex, on the caller's stack.
+type hexSum [2 * md5.Size]byte
+
+// md5HexWipe returns MD5(buf) in lower-case hex and wipes buf (it may hold the password).
+func md5HexWipe(buf []byte) (out hexSum) {
+	sum := md5.Sum(buf)
+	clear(buf)
+	hex.Encode(out[:], sum[:])
+	return out
+}
+
 func (x *h) str(s string) *h {
 	if x.more {
 		x.buf = append(x.buf, ':')
@@ -110,33 +133,64 @@ func md5Hex(b []byte) string {
 // RFC 2617 §3.2.2.2, for algorithm MD5 and for AKAv1-MD5/AKAv2-MD5 with the password of
 // AKAPassword (RFC 3310 §3.3, RFC 4169 §3). The -sess variants are not supported.
 func HA1(username, realm string, password []byte) string {
-	return newH().str(username).str(realm).bytes(password).hex()
+	s := ha1Sum(username, realm, password)
+	return string(s[:])
+}
+
+func ha1Sum(username, realm string, password []byte) hexSum {
+	var b hBuf
+	return md5HexWipe(part(part(part(b[:0], true, username), false, realm), false, password))
 }
 
 // HA2 returns H(A2) in lower-case hex, RFC 2617 §3.2.2.3: MD5(method ":" uri) for qop
 // "auth" or no qop, MD5(method ":" uri ":" MD5(body)) for "auth-int". For rspauth
 // (RFC 2617 §3.2.3) method is empty and body is the response body.
 func HA2(qop QOP, method, uri string, body []byte) (string, error) {
+	s, err := ha2Sum(qop, method, uri, body)
+	if err != nil {
+		return "", err
+	}
+	return string(s[:]), nil
+}
+
+func ha2Sum(qop QOP, method, uri string, body []byte) (hexSum, error) {
+	var b hBuf
 	switch qop {
 	case "", QOPAuth:
-		return newH().str(method).str(uri).hex(), nil
+		return md5HexWipe(part(part(b[:0], true, method), false, uri)), nil
 	case QOPAuthInt:
-		return newH().str(method).str(uri).str(md5Hex(body)).hex(), nil
+		var hb hexSum
+		bs := md5.Sum(body)
+		hex.Encode(hb[:], bs[:])
+		return md5HexWipe(part(part(part(b[:0], true, method), false, uri), false, hb[:])), nil
 	}
-	return "", fmt.Errorf("%w: %s", ErrUnsupportedQOP, shortName(string(qop)))
+	return hexSum{}, fmt.Errorf("%w: %s", ErrUnsupportedQOP, shortName(string(qop)))
 }
 
 // RequestDigest returns the request-digest of RFC 2617 §3.2.2.1 in lower-case hex:
 // KD(HA1, nonce ":" nc ":" cnonce ":" qop ":" HA2) with qop, KD(HA1, nonce ":" HA2)
 // without it (RFC 2069 compatibility). nc is written as 8 lower-case hex digits.
 func RequestDigest(ha1, nonce string, nc uint32, cnonce string, qop QOP, ha2 string) (string, error) {
+	s, err := requestDigestSum(ha1, nonce, nc, cnonce, qop, ha2)
+	if err != nil {
+		return "", err
+	}
+	return string(s[:]), nil
+}
+
+func requestDigestSum[T string | []byte](ha1 T, nonce string, nc uint32, cnonce string, qop QOP, ha2 T) (hexSum, error) {
+	var b hBuf
 	switch qop {
 	case "":
-		return newH().str(ha1).str(nonce).str(ha2).hex(), nil
+		return md5HexWipe(part(part(part(b[:0], true, ha1), false, nonce), false, ha2)), nil
 	case QOPAuth, QOPAuthInt:
-		return newH().str(ha1).str(nonce).str(formatNC(nc)).str(cnonce).str(string(qop)).str(ha2).hex(), nil
+		buf := part(part(b[:0], true, ha1), false, nonce)
+		buf = append(buf, ':')
+		buf = appendNC(buf, nc)
+		buf = part(part(part(buf, false, cnonce), false, string(qop)), false, ha2)
+		return md5HexWipe(buf), nil
 	}
-	return "", fmt.Errorf("%w: %s", ErrUnsupportedQOP, shortName(string(qop)))
+	return hexSum{}, fmt.Errorf("%w: %s", ErrUnsupportedQOP, shortName(string(qop)))
 }
 
 // checkAlgorithm accepts the algorithms whose response is computed as RFC 2617 MD5:
@@ -150,14 +204,24 @@ func checkAlgorithm(a Algorithm) error {
 }
 
 func (c Credentials) digest(password []byte, method string, body []byte) (string, error) {
-	if err := checkAlgorithm(c.Algorithm); err != nil {
-		return "", err
-	}
-	ha2, err := HA2(c.QOP, method, c.URI, body)
+	s, err := c.digestSum(password, method, body)
 	if err != nil {
 		return "", err
 	}
-	return RequestDigest(HA1(c.Username, c.Realm, password), c.Nonce, c.NC, c.CNonce, c.QOP, ha2)
+	return string(s[:]), nil
+}
+
+// digestSum is digest on the stack (Verify compares it without allocating).
+func (c Credentials) digestSum(password []byte, method string, body []byte) (hexSum, error) {
+	if err := checkAlgorithm(c.Algorithm); err != nil {
+		return hexSum{}, err
+	}
+	ha2, err := ha2Sum(c.QOP, method, c.URI, body)
+	if err != nil {
+		return hexSum{}, err
+	}
+	ha1 := ha1Sum(c.Username, c.Realm, password)
+	return requestDigestSum(ha1[:], c.Nonce, c.NC, c.CNonce, c.QOP, ha2[:])
 }
 
 // ComputeResponse returns the response the credentials should carry for a request with
@@ -174,11 +238,11 @@ func (c Credentials) ComputeResponse(password []byte, method string, body []byte
 // responses of RFC 3310 §3.4 (synchronisation failure) and TS 24.109 §4.4 (network
 // authentication failure at the UE).
 func (c Credentials) Verify(password []byte, method string, body []byte) error {
-	want, err := c.digest(password, method, body)
+	want, err := c.digestSum(password, method, body)
 	if err != nil {
 		return err
 	}
-	if subtle.ConstantTimeCompare([]byte(want), []byte(c.Response)) != 1 {
+	if subtle.ConstantTimeCompare(want[:], []byte(c.Response)) != 1 {
 		return ErrResponseMismatch
 	}
 	return nil
@@ -210,11 +274,11 @@ func (c Credentials) VerifyAuthInfo(password []byte, a AuthInfo, responseBody []
 	if a.QOP != c.QOP || a.CNonce != c.CNonce || a.NC != c.NC {
 		return fmt.Errorf("%w: qop, cnonce or nc differ from the request", ErrRspAuthMismatch)
 	}
-	want, err := c.RspAuth(password, responseBody)
+	want, err := c.digestSum(password, "", responseBody)
 	if err != nil {
 		return err
 	}
-	if subtle.ConstantTimeCompare([]byte(want), []byte(a.RspAuth)) != 1 {
+	if subtle.ConstantTimeCompare(want[:], []byte(a.RspAuth)) != 1 {
 		return ErrRspAuthMismatch
 	}
 	return nil
@@ -292,4 +356,13 @@ func NewCNonce(r io.Reader) (string, error) {
 		return "", fmt.Errorf("digest: cnonce: %w", err)
 	}
 	return hex.EncodeToString(b[:]), nil
+}
+
+// appendNC appends nc as 8 lower-case hex digits (formatNC without the allocation).
+func appendNC(buf []byte, nc uint32) []byte {
+	const digits = "0123456789abcdef"
+	for shift := 28; shift >= 0; shift -= 4 {
+		buf = append(buf, digits[nc>>uint(shift)&0xf])
+	}
+	return buf
 }

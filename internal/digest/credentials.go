@@ -35,12 +35,13 @@ type Credentials struct {
 // and response are mandatory; cnonce and nc are required with qop and forbidden without it
 // (RFC 2617 §3.2.2). Unknown parameters (including username*) are kept in Extension.
 func ParseCredentials(h string) (Credentials, error) {
-	ps, err := parseAuth(h)
+	var buf [paramsBuf]rawParam
+	ps, err := parseAuth(h, buf[:0])
 	if err != nil {
 		return Credentials{}, err
 	}
 	var c Credentials
-	s := make(seen, len(ps))
+	s := newSeen(len(ps))
 	for _, p := range ps {
 		if err := s.add(p); err != nil {
 			return Credentials{}, err
@@ -95,7 +96,7 @@ func ParseCredentials(h string) (Credentials, error) {
 
 // checkQOPGroup enforces RFC 2617 §3.2.2/§3.2.3: with qop, the listed parameters are
 // mandatory; without it, all but the first (optional) one are forbidden.
-func checkQOPGroup(s seen, optional string, names ...string) error {
+func checkQOPGroup(s *seen, optional string, names ...string) error {
 	if s.has("qop") {
 		for _, n := range names {
 			if !s.has(n) {
@@ -146,7 +147,7 @@ func formatNC(nc uint32) string {
 // Parameters are emitted in the order of the TS 24.109 Annex A examples.
 func (c Credentials) Header() (string, error) {
 	var w writer
-	w.b.Grow(128 + len(c.Username) + len(c.Realm) + len(c.Nonce) + len(c.URI) + len(c.Opaque))
+	w.b.Grow(192 + len(c.Username) + len(c.Realm) + len(c.Nonce) + len(c.URI) + len(c.Opaque) + len(c.Response) + len(c.CNonce) + 2*len(c.AUTS))
 	w.b.WriteString("Digest ")
 	w.quoted("username", c.Username)
 	w.quoted("realm", c.Realm)

@@ -128,7 +128,7 @@ func checkField(h string) error {
 // parseAuth parses a credentials or challenge field value holding one Digest challenge or
 // credentials: auth-scheme 1*SP #auth-param (RFC 7235 §2.1, §4.1, §4.2). Only one
 // challenge per field value is supported.
-func parseAuth(h string) ([]rawParam, error) {
+func parseAuth(h string, buf []rawParam) ([]rawParam, error) {
 	if err := checkField(h); err != nil {
 		return nil, err
 	}
@@ -143,16 +143,21 @@ func parseAuth(h string) ([]rawParam, error) {
 	if j < len(h) && h[j] != ' ' && h[j] != '\t' {
 		return nil, fmt.Errorf("%w: expected whitespace after auth-scheme at offset %d", ErrSyntax, j)
 	}
-	return parseParams(h, j)
+	return parseParams(h, j, buf)
 }
+
+// paramsBuf is the size of the callers' arrays for parseParams: more than the parameters
+// of a usual header.
+const paramsBuf = 12
 
 // parseParams scans #auth-param from offset i of s (RFC 7235 §2.1):
 //
 //	auth-param = token BWS "=" BWS ( token / quoted-string )
 //
 // with list elements separated by OWS "," OWS; empty elements are allowed (RFC 7230 §7).
-func parseParams(s string, i int) ([]rawParam, error) {
-	ps := make([]rawParam, 0, 12)
+// The parameters are appended to buf (the caller's stack array, usually).
+func parseParams(s string, i int, buf []rawParam) ([]rawParam, error) {
+	ps := buf[:0]
 	for {
 		i = skipOWS(s, i)
 		if i == len(s) {
@@ -241,18 +246,55 @@ slow:
 }
 
 // seen detects duplicate parameter names (RFC 7235 §2.1: "each parameter name MUST only
-// occur once per challenge").
-type seen map[string]struct{}
+// occur once per challenge"). The few names of a usual header are kept in a small array
+// (no allocation); past seenSmall names a map takes over.
+type seen struct {
+	small [seenSmall]string
+	n     int
+	m     map[string]struct{}
+}
 
-func (s seen) add(p rawParam) error {
-	if _, dup := s[p.name]; dup {
+const seenSmall = 16
+
+func newSeen(n int) *seen {
+	s := &seen{}
+	if n > seenSmall {
+		s.m = make(map[string]struct{}, n)
+	}
+	return s
+}
+
+func (s *seen) add(p rawParam) error {
+	if s.has(p.name) {
 		return fmt.Errorf("%w: %s at offset %d", ErrDuplicateParam, shortName(p.name), p.off)
 	}
-	s[p.name] = struct{}{}
+	if s.m == nil && s.n < seenSmall {
+		s.small[s.n] = p.name
+		s.n++
+		return nil
+	}
+	if s.m == nil {
+		s.m = make(map[string]struct{}, 2*seenSmall)
+		for _, n := range s.small[:s.n] {
+			s.m[n] = struct{}{}
+		}
+	}
+	s.m[p.name] = struct{}{}
 	return nil
 }
 
-func (s seen) has(name string) bool { _, ok := s[name]; return ok }
+func (s *seen) has(name string) bool {
+	if s.m != nil {
+		_, ok := s.m[name]
+		return ok
+	}
+	for _, n := range s.small[:s.n] {
+		if n == name {
+			return true
+		}
+	}
+	return false
+}
 
 func wantQuoted(p rawParam) (string, error) {
 	if !p.quoted {
@@ -348,12 +390,17 @@ func (w *writer) quoted(name, v string) {
 	}
 	w.sep(name)
 	w.b.WriteByte('"')
-	for i := 0; i < len(v); i++ {
-		if c := v[i]; c == '"' || c == '\\' {
-			w.b.WriteByte('\\')
+	for {
+		i := strings.IndexAny(v, `"\`)
+		if i < 0 {
+			break
 		}
+		w.b.WriteString(v[:i])
+		w.b.WriteByte('\\')
 		w.b.WriteByte(v[i])
+		v = v[i+1:]
 	}
+	w.b.WriteString(v)
 	w.b.WriteByte('"')
 }
 
