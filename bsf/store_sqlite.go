@@ -6,14 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/opengba/opengba/internal/gba"
-
-	_ "modernc.org/sqlite" // database/sql driver "sqlite"
+	"github.com/opengba/opengba/internal/sqlitedb"
 )
 
 const (
@@ -70,11 +66,11 @@ func OpenSQLiteStore(ctx context.Context, cfg SQLiteConfig, keys KEKRing, now fu
 	if cfg.Path == "" {
 		return nil, cfgErr("store.sqlite.path", "required")
 	}
-	sync := "NORMAL"
+	sync := sqlitedb.SyncNormal
 	switch cfg.Synchronous {
 	case "", "normal":
 	case "full":
-		sync = "FULL"
+		sync = sqlitedb.SyncFull
 	default:
 		return nil, cfgErr("store.sqlite.synchronous", "must be normal or full")
 	}
@@ -85,78 +81,18 @@ func OpenSQLiteStore(ctx context.Context, cfg SQLiteConfig, keys KEKRing, now fu
 	if now == nil {
 		now = time.Now
 	}
-	busy := cfg.BusyTimeout
-	if busy <= 0 {
-		busy = 5 * time.Second
-	}
-	if err := createPrivateFile(cfg.Path); err != nil {
-		return nil, fmt.Errorf("bsf: sqlite: %w", err)
-	}
-	wq := url.Values{}
-	wq.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busy.Milliseconds()))
-	wq.Add("_pragma", "journal_mode(WAL)")
-	wq.Add("_pragma", "synchronous("+sync+")")
-	wq.Set("_txlock", "immediate")
-	rq := url.Values{}
-	rq.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busy.Milliseconds()))
-	rq.Add("_pragma", "query_only(1)")
-
-	w, err := sql.Open("sqlite", "file:"+cfg.Path+"?"+wq.Encode())
+	db := sqlitedb.Config{Prefix: "bsf", Path: cfg.Path, BusyTimeout: cfg.BusyTimeout, Synchronous: sync,
+		Schema: sqliteSchema, Version: sqliteSchemaVersion}
+	w, err := sqlitedb.Open(ctx, db)
 	if err != nil {
-		return nil, fmt.Errorf("bsf: sqlite: open: %w", err)
+		return nil, err
 	}
-	w.SetMaxOpenConns(1)
-	w.SetMaxIdleConns(1)
-	w.SetConnMaxLifetime(0)
-	w.SetConnMaxIdleTime(0)
-	if err := migrateSQLite(ctx, w); err != nil {
+	r, err := sqlitedb.OpenReader(ctx, db, 4)
+	if err != nil {
 		_ = w.Close()
 		return nil, err
 	}
-	r, err := sql.Open("sqlite", "file:"+cfg.Path+"?"+rq.Encode())
-	if err != nil {
-		_ = w.Close()
-		return nil, fmt.Errorf("bsf: sqlite: open: %w", err)
-	}
-	r.SetMaxOpenConns(4)
-	r.SetMaxIdleConns(4)
-	if err := r.PingContext(ctx); err != nil {
-		_ = w.Close()
-		_ = r.Close()
-		return nil, fmt.Errorf("bsf: sqlite: %w", err)
-	}
 	return &SQLiteStore{now: now, seal: seal, w: w, r: r}, nil
-}
-
-func createPrivateFile(path string) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return err
-	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return err
-	}
-	return f.Close()
-}
-
-func migrateSQLite(ctx context.Context, db *sql.DB) error {
-	var v int
-	if err := db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
-		return fmt.Errorf("bsf: sqlite: %w", err)
-	}
-	switch v {
-	case 0:
-		if _, err := db.ExecContext(ctx, sqliteSchema); err != nil {
-			return fmt.Errorf("bsf: sqlite: create schema: %w", err)
-		}
-		if _, err := db.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", sqliteSchemaVersion)); err != nil {
-			return fmt.Errorf("bsf: sqlite: %w", err)
-		}
-	case sqliteSchemaVersion:
-	default:
-		return fmt.Errorf("bsf: sqlite: schema version %d is not supported (want %d)", v, sqliteSchemaVersion)
-	}
-	return nil
 }
 
 // CreateSession implements Store: one INSERT that replaces an expired row with the same

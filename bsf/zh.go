@@ -27,9 +27,9 @@ const ProductName = "OpenGBA BSF"
 
 // Diameter transports of an HSS peer (HSSPeer.Transport) and of a Zn listener.
 const (
-	TransportTCP  = "tcp"
-	TransportTLS  = "tls"  // TLS/TCP, RFC 6733 §2.1, §13.1
-	TransportSCTP = "sctp" // RFC 6733 §2.1 (Linux only)
+	TransportTCP  = peer.TransportTCP
+	TransportTLS  = peer.TransportTLS  // TLS/TCP, RFC 6733 §2.1, §13.1
+	TransportSCTP = peer.TransportSCTP // RFC 6733 §2.1 (Linux only)
 )
 
 // Labels of bsf_zh_request_duration_seconds besides the Diameter result codes.

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"slices"
 	"strconv"
@@ -42,10 +41,7 @@ type ZnOptions struct {
 }
 
 // ZnListener is one address the Zn server listens on.
-type ZnListener struct {
-	Transport string // TransportTCP, TransportTLS or TransportSCTP
-	Addr      net.Addr
-}
+type ZnListener = peer.ListenerAddr
 
 // ZnServer is the BSF side of the Zn reference point (TS 29.109 §5, §6.2): a Diameter
 // server on internal/diameter/peer (CER/CEA advertising only Zn {10415, 16777220},
@@ -197,41 +193,17 @@ func (z *ZnServer) Start() error {
 		return errors.New("bsf: zn: already started")
 	}
 	z.started = true
-	var lns []net.Listener
-	var infos []ZnListener
-	fail := func(err error) error {
-		for _, ln := range lns {
-			_ = ln.Close()
-		}
-		return err
+	lns, err := peer.Listen(z.ctx, peer.ListenConfig{TCP: z.cfg.ListenTCP, SCTP: z.cfg.ListenSCTP, TLS: z.tlsConf})
+	if err != nil {
+		return fmt.Errorf("bsf: zn: %w", err)
 	}
-	var lc net.ListenConfig
-	for _, addr := range z.cfg.ListenTCP {
-		ln, err := lc.Listen(z.ctx, "tcp", addr)
-		if err != nil {
-			return fail(fmt.Errorf("bsf: zn: listen tcp %s: %w", addr, err))
-		}
-		info := ZnListener{Transport: TransportTCP, Addr: ln.Addr()}
-		if z.tlsConf != nil {
-			ln, info.Transport = tls.NewListener(ln, z.tlsConf), TransportTLS
-		}
-		lns = append(lns, ln)
-		infos = append(infos, info)
-	}
-	for _, addr := range z.cfg.ListenSCTP {
-		ln, err := diam.Listen("sctp", addr)
-		if err != nil {
-			return fail(fmt.Errorf("bsf: zn: listen sctp %s: %w", addr, err))
-		}
-		lns = append(lns, ln)
-		infos = append(infos, ZnListener{Transport: TransportSCTP, Addr: ln.Addr()})
-	}
+	infos := peer.Addrs(lns)
 	z.listeners = infos
 	for i, ln := range lns {
 		z.serving.Add(1)
 		go func() {
 			defer z.serving.Done()
-			err := z.srv.Serve(z.ctx, ln)
+			err := z.srv.Serve(z.ctx, ln.Listener)
 			if err != nil && !errors.Is(err, peer.ErrServerClosed) && z.ctx.Err() == nil {
 				select {
 				case z.errc <- fmt.Errorf("bsf: zn: %s %s: %w", infos[i].Transport, infos[i].Addr, err):

@@ -28,9 +28,9 @@ const ProductName = "OpenGBA hss-sim"
 
 // Transports of a Zh listener.
 const (
-	TransportTCP  = "tcp"
-	TransportTLS  = "tls"  // TLS/TCP, RFC 6733 §2.1, §13.1
-	TransportSCTP = "sctp" // RFC 6733 §2.1 (Linux only)
+	TransportTCP  = peer.TransportTCP
+	TransportTLS  = peer.TransportTLS  // TLS/TCP, RFC 6733 §2.1, §13.1
+	TransportSCTP = peer.TransportSCTP // RFC 6733 §2.1 (Linux only)
 )
 
 // ZhServerOptions are the dependencies of NewZhServer.
@@ -55,10 +55,7 @@ type ZhServerOptions struct {
 }
 
 // ZhListener is one address the Zh server listens on.
-type ZhListener struct {
-	Transport string // TransportTCP, TransportTLS or TransportSCTP
-	Addr      net.Addr
-}
+type ZhListener = peer.ListenerAddr
 
 // ZhServer is the Diameter server of the Zh reference point (TS 29.109 §4.2): the peer
 // layer of internal/diameter/peer (CER/CEA advertising only Zh, DWR/DWA, DPR/DPA,
@@ -190,39 +187,14 @@ func (z *ZhServer) Start() error {
 		return errors.New("hsssim: zh: already started")
 	}
 	z.started = true
-	var lns []net.Listener
-	var infos []ZhListener
-	fail := func(err error) error {
-		for _, ln := range lns {
-			_ = ln.Close()
-		}
-		return err
+	lns, err := peer.Listen(z.ctx, peer.ListenConfig{TCP: z.cfg.ListenTCP, SCTP: z.cfg.ListenSCTP, TLS: z.tlsConf})
+	if err != nil {
+		return fmt.Errorf("hsssim: zh: %w", err)
 	}
-	for _, addr := range z.cfg.ListenTCP {
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			return fail(fmt.Errorf("hsssim: zh: listen tcp %s: %w", addr, err))
-		}
-		transport := TransportTCP
-		var out net.Listener = ln
-		if z.tlsConf != nil {
-			// RFC 6733 §2.1: TLS starts right after the connection is set up, before the CER.
-			out, transport = tls.NewListener(ln, z.tlsConf), TransportTLS
-		}
-		lns = append(lns, out)
-		infos = append(infos, ZhListener{Transport: transport, Addr: ln.Addr()})
-	}
-	for _, addr := range z.cfg.ListenSCTP {
-		ln, err := diam.Listen("sctp", addr)
-		if err != nil {
-			return fail(fmt.Errorf("hsssim: zh: listen sctp %s: %w", addr, err))
-		}
-		lns = append(lns, ln)
-		infos = append(infos, ZhListener{Transport: TransportSCTP, Addr: ln.Addr()})
-	}
+	infos := peer.Addrs(lns)
 	z.listeners = infos
 	for i, ln := range lns {
-		ln := &observedListener{Listener: ln, z: z}
+		ln := &observedListener{Listener: ln.Listener, z: z}
 		z.serving.Add(1)
 		go func() {
 			defer z.serving.Done()

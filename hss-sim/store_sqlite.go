@@ -6,20 +6,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
-	_ "modernc.org/sqlite" // database/sql driver "sqlite"
+	"github.com/opengba/opengba/internal/sqlitedb"
 )
 
 // SQLite defaults.
 const (
 	// DefaultBusyTimeout is how long a connection waits for a lock before failing.
-	DefaultBusyTimeout = 5 * time.Second
+	DefaultBusyTimeout = sqlitedb.DefaultBusyTimeout
 	// DefaultReadConns is the size of the read connection pool.
 	DefaultReadConns = 4
 	// sqliteSchemaVersion is stored in PRAGMA user_version.
@@ -76,49 +73,20 @@ func OpenSQLiteStore(ctx context.Context, cfg StoreConfig, sqn SQNConfig, now fu
 	if cfg.Path == "" || strings.ContainsAny(cfg.Path, "?#") {
 		return nil, &ConfigError{Field: "store.path", Reason: "must be a file path without '?' or '#'"}
 	}
-	busy := cfg.BusyTimeout
-	if busy <= 0 {
-		busy = DefaultBusyTimeout
-	}
 	reads := cfg.ReadConns
 	if reads <= 0 {
 		reads = DefaultReadConns
 	}
-	if err := createPrivateFile(cfg.Path); err != nil {
-		return nil, fmt.Errorf("hsssim: sqlite: %w", err)
-	}
-	common := url.Values{}
-	common.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busy.Milliseconds()))
-	wq := url.Values{"_pragma": append([]string(nil), common["_pragma"]...)}
-	wq.Add("_pragma", "journal_mode(WAL)")
-	wq.Add("_pragma", "synchronous(FULL)")
-	wq.Set("_txlock", "immediate")
-	rq := url.Values{"_pragma": append([]string(nil), common["_pragma"]...)}
-	rq.Add("_pragma", "query_only(1)")
-
-	w, err := sql.Open("sqlite", "file:"+cfg.Path+"?"+wq.Encode())
+	db := sqlitedb.Config{Prefix: "hsssim", Path: cfg.Path, BusyTimeout: cfg.BusyTimeout, Synchronous: sqlitedb.SyncFull,
+		Schema: sqliteSchema, Version: sqliteSchemaVersion}
+	w, err := sqlitedb.Open(ctx, db)
 	if err != nil {
-		return nil, fmt.Errorf("hsssim: sqlite: open: %w", err)
-	}
-	w.SetMaxOpenConns(1)
-	w.SetMaxIdleConns(1)
-	w.SetConnMaxLifetime(0)
-	w.SetConnMaxIdleTime(0)
-	if err := migrate(ctx, w); err != nil {
-		_ = w.Close()
 		return nil, err
 	}
-	r, err := sql.Open("sqlite", "file:"+cfg.Path+"?"+rq.Encode())
+	r, err := sqlitedb.OpenReader(ctx, db, reads)
 	if err != nil {
 		_ = w.Close()
-		return nil, fmt.Errorf("hsssim: sqlite: open: %w", err)
-	}
-	r.SetMaxOpenConns(reads)
-	r.SetMaxIdleConns(reads)
-	if err := r.PingContext(ctx); err != nil {
-		_ = w.Close()
-		_ = r.Close()
-		return nil, fmt.Errorf("hsssim: sqlite: %w", err)
+		return nil, err
 	}
 	gussStmt, err := r.PrepareContext(ctx, `SELECT guss, guss_ts FROM subscribers WHERE impi = ?`)
 	if err != nil {
@@ -129,39 +97,6 @@ func OpenSQLiteStore(ctx context.Context, cfg StoreConfig, sqn SQNConfig, now fu
 	s := &SQLiteStore{now: nowFunc(now), w: w, r: r, gussStmt: gussStmt, gussCache: newGUSSCache()}
 	s.alloc = newSQNAllocator(sqn, sqliteSQN{s})
 	return s, nil
-}
-
-// createPrivateFile creates the database file (and its directory) readable by the owner
-// only; SQLite gives the -wal and -shm files the same mode.
-func createPrivateFile(path string) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return err
-	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return err
-	}
-	return f.Close()
-}
-
-func migrate(ctx context.Context, db *sql.DB) error {
-	var v int
-	if err := db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
-		return fmt.Errorf("hsssim: sqlite: %w", err)
-	}
-	switch v {
-	case 0:
-		if _, err := db.ExecContext(ctx, sqliteSchema); err != nil {
-			return fmt.Errorf("hsssim: sqlite: create schema: %w", err)
-		}
-		if _, err := db.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", sqliteSchemaVersion)); err != nil {
-			return fmt.Errorf("hsssim: sqlite: %w", err)
-		}
-	case sqliteSchemaVersion:
-	default:
-		return fmt.Errorf("hsssim: sqlite: schema version %d is not supported (want %d)", v, sqliteSchemaVersion)
-	}
-	return nil
 }
 
 // row is a scanned database row.
@@ -191,23 +126,9 @@ func scanRow(sc scanner) (*row, error) {
 	}
 	r.sub.K, r.sub.OPc, r.sub.AMF = Key(k), Key(opc), [2]byte(amf)
 	r.sub.SQN, r.reserved = uint64(sqn), uint64(reserved)
-	r.sub.GUSSTimestamp = fromUnixNano(gussTS)
-	r.sub.Created, r.sub.Updated = fromUnixNano(cre), fromUnixNano(upd)
+	r.sub.GUSSTimestamp = sqlitedb.FromUnixNano(gussTS)
+	r.sub.Created, r.sub.Updated = sqlitedb.FromUnixNano(cre), sqlitedb.FromUnixNano(upd)
 	return &r, nil
-}
-
-func unixNano(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixNano()
-}
-
-func fromUnixNano(n int64) time.Time {
-	if n == 0 {
-		return time.Time{}
-	}
-	return time.Unix(0, n).UTC()
 }
 
 // args returns the column values of s in subscriberCols order.
@@ -222,7 +143,7 @@ func rowArgs(s *Subscriber, reserved uint64) ([]any, error) {
 	}
 	return []any{
 		s.IMPI, string(j), s.K[:], s.OPc[:], s.AMF[:], int64(s.SQN), int64(reserved),
-		s.GUSS, unixNano(s.GUSSTimestamp), unixNano(s.Created), unixNano(s.Updated),
+		s.GUSS, sqlitedb.UnixNano(s.GUSSTimestamp), sqlitedb.UnixNano(s.Created), sqlitedb.UnixNano(s.Updated),
 	}, nil
 }
 

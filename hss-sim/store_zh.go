@@ -8,6 +8,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/opengba/opengba/internal/sqlitedb"
 )
 
 // What the Zh logic reads from a Store besides NextSQN and Resync: the IMPI of a
@@ -191,7 +193,7 @@ func (s *SQLiteStore) guss(ctx context.Context, impi string) (gussDoc, error) {
 	if err != nil {
 		return gussDoc{}, fmt.Errorf("hsssim: sqlite: guss: %w", err)
 	}
-	d.ts = fromUnixNano(ts)
+	d.ts = sqlitedb.FromUnixNano(ts)
 	s.gussCache.put(impi, d, epoch)
 	return d, nil
 }

@@ -43,6 +43,14 @@ const (
 // ResultName returns the RFC 6733 §7.1 name of a Result-Code ("DIAMETER_MISSING_AVP"), or
 // the number when it is not a base protocol code.
 func ResultName(code uint32) string {
+	if name := baseResultName(code); name != "" {
+		return name
+	}
+	return strconv.FormatUint(uint64(code), 10)
+}
+
+// baseResultName returns the RFC 6733 §7.1 name of a base protocol Result-Code, or "".
+func baseResultName(code uint32) string {
 	switch code {
 	case ResultSuccess:
 		return "DIAMETER_SUCCESS"
@@ -99,7 +107,7 @@ func ResultName(code uint32) string {
 	case ResultNoCommonSecurity:
 		return "DIAMETER_NO_COMMON_SECURITY"
 	}
-	return strconv.FormatUint(uint64(code), 10)
+	return ""
 }
 
 // IsProtocolError reports whether a Result-Code is in the 3xxx protocol error class, whose

@@ -29,119 +29,41 @@ func decodeMAAFast(m *diam.Message, a *MAA) bool {
 		fGUSS
 	)
 	var s seen
-	for _, v := range m.AVP {
-		if v == nil || v.Data == nil {
-			return false
-		}
-		if !vendorMatches(v) {
-			continue
-		}
-		var (
-			dst *string
-			bit seen
-		)
+	return walkFast(m.AVP, func(v *diam.AVP) bool {
 		switch v.Code {
 		case avp.SessionID:
-			dst, bit = &a.SessionID, fSession
+			return s.str(fSession, v, &a.SessionID)
 		case avp.OriginHost:
-			dst, bit = &a.OriginHost, fOriginHost
+			return s.str(fOriginHost, v, &a.OriginHost)
 		case avp.OriginRealm:
-			dst, bit = &a.OriginRealm, fOriginRealm
+			return s.str(fOriginRealm, v, &a.OriginRealm)
 		case avp.UserName:
-			dst, bit = &a.IMPI, fUserName
+			return s.str(fUserName, v, &a.IMPI)
 		case AVPPublicIdentity:
-			dst, bit = &a.IMPU, fPublicIdentity
+			return s.str(fPublicIdentity, v, &a.IMPU)
 		case avp.ResultCode:
-			if s.first(fResultCode) {
-				n, ok := avpUnsigned32(v)
-				if !ok {
-					return false
-				}
-				a.ResultCode = n
-			}
-			continue
+			return s.u32(fResultCode, v, &a.ResultCode)
 		case avp.ExperimentalResult:
-			if s.first(fExperimental) {
-				er := &ExperimentalResult{}
-				if !decodeExperimentalResultFast(v, er) {
-					return false
-				}
-				a.ExperimentalResult = er
-			}
-			continue
+			return !s.first(fExperimental) || decodeExperimentalResultFast(v, &a.ExperimentalResult)
 		case AVPGBAUserSecSettings:
-			if s.first(fGUSS) {
-				b, ok := avpOctets(v)
-				if !ok {
-					return false
-				}
-				a.GUSS = b
-			}
-			continue
+			return s.octets(fGUSS, v, &a.GUSS)
 		case avp.VendorSpecificApplicationID:
-			if s.first(fVSAI) && !decodeVSAIFast(v, &a.VendorSpecificApplicationID) {
-				return false
-			}
-			continue
+			return !s.first(fVSAI) || decodeVSAIFast(v, &a.VendorSpecificApplicationID)
 		case AVPSIPAuthDataItem:
-			if s.first(fAuthDataItem) {
-				it := &SIPAuthDataItem{}
-				if !decodeSIPAuthDataItemFast(v, it) {
-					return false
-				}
-				a.SIPAuthDataItem = it
-			}
-			continue
-		default:
-			continue
+			return !s.first(fAuthDataItem) || decodeSIPAuthDataItemFast(v, &a.SIPAuthDataItem)
 		}
-		if !s.first(bit) {
-			continue
-		}
-		str, ok := avpString(v)
-		if !ok {
-			return false
-		}
-		*dst = str
-	}
-	return true
+		return true
+	})
 }
 
-// decodeExperimentalResultFast reads Experimental-Result (RFC 6733 §7.6).
-func decodeExperimentalResultFast(a *diam.AVP, er *ExperimentalResult) bool {
-	g, ok := a.Data.(*diam.GroupedAVP)
-	if !ok {
+// decodeExperimentalResultFast reads Experimental-Result (RFC 6733 §7.6) into a new value
+// stored in *dst.
+func decodeExperimentalResultFast(a *diam.AVP, dst **ExperimentalResult) bool {
+	er := &ExperimentalResult{}
+	if !decodeUnsigned32PairFast(a, avp.VendorID, &er.VendorID, avp.ExperimentalResultCode, &er.ExperimentalResultCode) {
 		return false
 	}
-	var s seen
-	for _, m := range g.AVP {
-		if m == nil || m.Data == nil {
-			return false
-		}
-		if !vendorMatches(m) {
-			continue
-		}
-		var dst *uint32
-		switch m.Code {
-		case avp.VendorID:
-			if !s.first(1) {
-				continue
-			}
-			dst = &er.VendorID
-		case avp.ExperimentalResultCode:
-			if !s.first(2) {
-				continue
-			}
-			dst = &er.ExperimentalResultCode
-		default:
-			continue
-		}
-		n, ok := avpUnsigned32(m)
-		if !ok {
-			return false
-		}
-		*dst = n
-	}
+	*dst = er
 	return true
 }
 
@@ -162,52 +84,16 @@ func (r *MAR) messageFast(d *dict.Parser) *diam.Message {
 		}
 		gussTS = datatype.Time(TimeFromDiameter(v))
 	}
-	e := &fastEncoder{d: d, store: new([maxMAAAVPs]diam.AVP), ok: true}
-	avps := make([]*diam.AVP, 0, 11)
-	avps = append(avps, e.utf8(avp.SessionID, 0, "Session-Id", r.SessionID))
-	v := r.VendorSpecificApplicationID
-	if v == (VendorSpecificApplicationID{}) {
-		v = VendorSpecificApplicationID{VendorID: VendorID3GPP, AuthApplicationID: AppIDZh}
-	}
-	vsai := make([]*diam.AVP, 2)
-	vsai[0] = e.avp(avp.VendorID, 0, "Vendor-Id", datatype.Unsigned32Type, datatype.Unsigned32(v.VendorID))
-	vsai[1] = e.avp(avp.AuthApplicationID, 0, "Auth-Application-Id", datatype.Unsigned32Type, datatype.Unsigned32(v.AuthApplicationID))
-	avps = append(avps, e.avp(avp.VendorSpecificApplicationID, 0, "Vendor-Specific-Application-Id", datatype.GroupedType, &diam.GroupedAVP{AVP: vsai}))
-	avps = append(avps, e.avp(avp.AuthSessionState, 0, "Auth-Session-State", datatype.EnumeratedType, datatype.Enumerated(AuthSessionStateNoStateMaintained)))
-	avps = append(avps, e.avp(avp.OriginHost, 0, "Origin-Host", datatype.DiameterIdentityType, datatype.DiameterIdentity(r.OriginHost)))
-	avps = append(avps, e.avp(avp.OriginRealm, 0, "Origin-Realm", datatype.DiameterIdentityType, datatype.DiameterIdentity(r.OriginRealm)))
-	avps = append(avps, e.avp(avp.DestinationRealm, 0, "Destination-Realm", datatype.DiameterIdentityType, datatype.DiameterIdentity(r.DestinationRealm)))
+	e := newFastEncoder(d)
+	avps := e.head(r.SessionID, r.VendorSpecificApplicationID)
+	avps = e.origin(avps, r.OriginHost, r.OriginRealm)
+	avps = append(avps, e.identity(avp.DestinationRealm, "Destination-Realm", r.DestinationRealm))
 	if r.DestinationHost != "" {
-		avps = append(avps, e.avp(avp.DestinationHost, 0, "Destination-Host", datatype.DiameterIdentityType, datatype.DiameterIdentity(r.DestinationHost)))
+		avps = append(avps, e.identity(avp.DestinationHost, "Destination-Host", r.DestinationHost))
 	}
-	avps = appendAVP(avps, e.utf8(avp.UserName, 0, "User-Name", r.IMPI))
-	avps = appendAVP(avps, e.utf8(AVPPublicIdentity, VendorID3GPP, "Public-Identity", r.IMPU))
-	if it := r.SIPAuthDataItem; it != nil {
-		members := make([]*diam.AVP, 0, 7)
-		if it.ItemNumber != nil {
-			members = append(members, e.avp(AVPSIPItemNumber, VendorID3GPP, "SIP-Item-Number", datatype.Unsigned32Type, datatype.Unsigned32(*it.ItemNumber)))
-		}
-		members = appendAVP(members, e.utf8(AVPSIPAuthenticationScheme, VendorID3GPP, "SIP-Authentication-Scheme", it.AuthenticationScheme))
-		members = appendAVP(members, e.octets(AVPSIPAuthenticate, "SIP-Authenticate", it.Authenticate))
-		members = appendAVP(members, e.octets(AVPSIPAuthorization, "SIP-Authorization", it.Authorization))
-		members = appendAVP(members, e.octets(AVPSIPAuthenticationContext, "SIP-Authentication-Context", it.AuthenticationContext))
-		members = appendAVP(members, e.octets(AVPConfidentialityKey, "Confidentiality-Key", it.CK))
-		members = appendAVP(members, e.octets(AVPIntegrityKey, "Integrity-Key", it.IK))
-		if len(members) == 0 {
-			members = nil // as the general encoder: no member, no slice
-		}
-		avps = append(avps, e.avp(AVPSIPAuthDataItem, VendorID3GPP, "SIP-Auth-Data-Item", datatype.GroupedType, &diam.GroupedAVP{AVP: members}))
-	}
+	avps = e.user(avps, r.IMPI, r.IMPU, r.SIPAuthDataItem)
 	if gussTS != nil {
 		avps = append(avps, e.avp(AVPGUSSTimestamp, VendorID3GPP, "GUSS-Timestamp", datatype.TimeType, gussTS))
 	}
-	if !e.ok {
-		return nil
-	}
-	m := diam.NewMessage(CmdMultimediaAuth, diam.RequestFlag|diam.ProxiableFlag, AppIDZh, r.HopByHopID, r.EndToEndID, d)
-	m.AVP = avps
-	for _, x := range avps {
-		m.Header.MessageLength += uint32(x.Len())
-	}
-	return m
+	return e.message(diam.RequestFlag|diam.ProxiableFlag, r.HeaderIDs, avps)
 }

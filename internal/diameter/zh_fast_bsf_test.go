@@ -11,37 +11,14 @@ import (
 	"github.com/fiorix/go-diameter/v4/diam/datatype"
 )
 
-// checkMAAFast is the property of decodeMAAFast: on any message it either declines or
-// fills exactly the struct that the reflection path (unmarshalAVPs) fills.
-func checkMAAFast(t *testing.T, m *diam.Message) {
-	t.Helper()
-	var fast, slow MAA
-	if !decodeMAAFast(m, &fast) {
-		return
-	}
-	if err := unmarshalAVPs(m, &slow); err != nil {
-		t.Fatalf("fast path accepted what Unmarshal rejects: %v", err)
-	}
-	if !reflect.DeepEqual(fast, slow) {
-		t.Fatalf("fast path differs:\nfast %#v\nslow %#v", fast, slow)
-	}
-}
-
 // TestDecodeMAAFastMatchesUnmarshal runs the property over the golden MAAs and hand-made
 // variants: repeated AVPs (the first wins), AVPs of the wrong vendor (skipped), unknown
 // AVPs, and AVPs whose data type differs from the dictionary's (fast path declines).
 func TestDecodeMAAFastMatchesUnmarshal(t *testing.T) {
 	d := goldenDict(t)
-	for _, file := range []string{"maa", "maa_5401"} {
-		m, err := ParseMessage(d, readGolden(t, file))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var fast MAA
-		if !decodeMAAFast(m, &fast) {
-			t.Fatalf("%s: fast path declined a golden MAA", file)
-		}
-		checkMAAFast(t, m)
+	files := []string{"maa", "maa_5401"}
+	for i, m := range checkGoldenDecodeFast(t, d, files, decodeMAAFast) {
+		file := files[i]
 		got, err := DecodeMAA(m)
 		if err != nil {
 			t.Fatal(err)
@@ -63,11 +40,7 @@ func TestDecodeMAAFastMatchesUnmarshal(t *testing.T) {
 	expRes := func(members ...*diam.AVP) *diam.AVP {
 		return diam.NewAVP(avp.ExperimentalResult, avp.Mbit, 0, &diam.GroupedAVP{AVP: members})
 	}
-	for _, tc := range []struct {
-		name     string
-		avps     []*diam.AVP
-		declines bool
-	}{
+	runDecodeFastCases(t, func() *diam.Message { return diam.NewMessage(CmdMultimediaAuth, 0, AppIDZh, 1, 1, d) }, []decodeFastCase{
 		{"empty", nil, false},
 		{"repeated", []*diam.AVP{
 			u32(avp.ResultCode, 0, 2001),
@@ -93,34 +66,14 @@ func TestDecodeMAAFastMatchesUnmarshal(t *testing.T) {
 		{"experimental-code-as-string", []*diam.AVP{expRes(diam.NewAVP(avp.ExperimentalResultCode, avp.Mbit, 0, datatype.UTF8String("5401")))}, true},
 		{"guss-as-string", []*diam.AVP{diam.NewAVP(AVPGBAUserSecSettings, avp.Mbit, VendorID3GPP, datatype.UTF8String("x"))}, true},
 		{"nil-data", []*diam.AVP{{Code: avp.ResultCode}}, true},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			m := diam.NewMessage(CmdMultimediaAuth, 0, AppIDZh, 1, 1, d)
-			m.AVP = tc.avps
-			var fast MAA
-			if got := !decodeMAAFast(m, &fast); got != tc.declines {
-				t.Fatalf("declines = %v, want %v", got, tc.declines)
-			}
-			checkMAAFast(t, m)
-		})
-	}
+	}, decodeMAAFast)
 }
 
 // FuzzDecodeMAAFast checks the property on arbitrary frames that decode.
 //
 //	go test ./internal/diameter -run '^$' -fuzz FuzzDecodeMAAFast -fuzztime 20s
 func FuzzDecodeMAAFast(f *testing.F) {
-	d := goldenDict(f)
-	for _, file := range []string{"maa", "maa_5401"} {
-		f.Add(readGolden(f, file))
-	}
-	f.Fuzz(func(t *testing.T, b []byte) {
-		m, err := parseQuiet(d, b)
-		if err != nil {
-			return
-		}
-		checkMAAFast(t, m)
-	})
+	fuzzDecodeFast(f, []string{"maa", "maa_5401"}, decodeMAAFast)
 }
 
 // TestMARMessageFastMatchesGeneral: messageFast builds exactly the MAR of the general
@@ -174,20 +127,7 @@ func TestMARMessageFastMatchesGeneral(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if r.HeaderIDs == (HeaderIDs{}) { // random ids: compare the rest
-				slow.Header.HopByHopID, slow.Header.EndToEndID = fast.Header.HopByHopID, fast.Header.EndToEndID
-			}
-			if !reflect.DeepEqual(fast, slow) {
-				t.Fatalf("messages differ:\nfast %v\nslow %v", fast, slow)
-			}
-			fb, err := fast.Serialize()
-			if err != nil {
-				t.Fatal(err)
-			}
-			sb, _ := slow.Serialize()
-			if !bytes.Equal(fb, sb) || int(fast.Header.MessageLength) != len(fb) {
-				t.Fatalf("octets differ:\n%x\n%x", fb, sb)
-			}
+			checkMessageFast(t, fast, slow, r.HeaderIDs == (HeaderIDs{}))
 			got, err := DecodeMAR(fast)
 			if err != nil {
 				t.Fatal(err)

@@ -2,7 +2,6 @@ package diameter
 
 import (
 	"bytes"
-	"reflect"
 	"testing"
 
 	"github.com/fiorix/go-diameter/v4/diam"
@@ -11,49 +10,19 @@ import (
 	"github.com/fiorix/go-diameter/v4/diam/dict"
 )
 
-// checkMARFast is the property of decodeMARFast: on any message it either declines or
-// fills exactly the struct that the reflection path (unmarshalAVPs) fills.
-func checkMARFast(t *testing.T, m *diam.Message) {
-	t.Helper()
-	var fast, slow MAR
-	if !decodeMARFast(m, &fast) {
-		return
-	}
-	if err := unmarshalAVPs(m, &slow); err != nil {
-		t.Fatalf("fast path accepted what Unmarshal rejects: %v", err)
-	}
-	if !reflect.DeepEqual(fast, slow) {
-		t.Fatalf("fast path differs:\nfast %+v\nslow %+v", fast, slow)
-	}
-}
-
 // TestDecodeMARFastMatchesUnmarshal runs the property over the golden MARs and hand-made
 // variants: repeated AVPs (the first wins), AVPs of the wrong vendor (skipped), unknown
 // AVPs, and AVPs whose data type differs from the dictionary's (fast path declines).
 func TestDecodeMARFastMatchesUnmarshal(t *testing.T) {
 	d := goldenDict(t)
-	for _, file := range []string{"mar", "mar_resync"} {
-		m, err := ParseMessage(d, readGolden(t, file))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var fast MAR
-		if !decodeMARFast(m, &fast) {
-			t.Fatalf("%s: fast path declined a golden MAR", file)
-		}
-		checkMARFast(t, m)
-	}
+	checkGoldenDecodeFast(t, d, []string{"mar", "mar_resync"}, decodeMARFast)
 	item := func(members ...*diam.AVP) *diam.AVP {
 		return diam.NewAVP(AVPSIPAuthDataItem, avp.Mbit, VendorID3GPP, &diam.GroupedAVP{AVP: members})
 	}
 	oct := func(code, vendor uint32, b string) *diam.AVP {
 		return diam.NewAVP(code, avp.Mbit, vendor, datatype.OctetString(b))
 	}
-	for _, tc := range []struct {
-		name     string
-		avps     []*diam.AVP
-		declines bool
-	}{
+	runDecodeFastCases(t, func() *diam.Message { return diam.NewRequest(CmdMultimediaAuth, AppIDZh, d) }, []decodeFastCase{
 		{"empty", nil, false},
 		{"repeated", []*diam.AVP{
 			diam.NewAVP(avp.SessionID, avp.Mbit, 0, datatype.UTF8String("s1")),
@@ -84,34 +53,14 @@ func TestDecodeMARFastMatchesUnmarshal(t *testing.T) {
 		{"item-not-grouped", []*diam.AVP{oct(AVPSIPAuthDataItem, VendorID3GPP, "x")}, true},
 		{"key-as-string", []*diam.AVP{item(diam.NewAVP(AVPConfidentialityKey, avp.Mbit, VendorID3GPP, datatype.UTF8String("ck")))}, true},
 		{"nil-data", []*diam.AVP{{Code: avp.UserName}}, true},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			m := diam.NewRequest(CmdMultimediaAuth, AppIDZh, d)
-			m.AVP = tc.avps
-			var fast MAR
-			if got := !decodeMARFast(m, &fast); got != tc.declines {
-				t.Fatalf("declines = %v, want %v", got, tc.declines)
-			}
-			checkMARFast(t, m)
-		})
-	}
+	}, decodeMARFast)
 }
 
 // FuzzDecodeMARFast checks the property on arbitrary frames that decode.
 //
 //	go test ./internal/diameter -run '^$' -fuzz FuzzDecodeMARFast -fuzztime 20s
 func FuzzDecodeMARFast(f *testing.F) {
-	d := goldenDict(f)
-	for _, file := range []string{"mar", "mar_resync"} {
-		f.Add(readGolden(f, file))
-	}
-	f.Fuzz(func(t *testing.T, b []byte) {
-		m, err := parseQuiet(d, b)
-		if err != nil {
-			return
-		}
-		checkMARFast(t, m)
-	})
+	fuzzDecodeFast(f, []string{"mar", "mar_resync"}, decodeMARFast)
 }
 
 func parseQuiet(d *dict.Parser, b []byte) (m *diam.Message, err error) {
@@ -178,20 +127,7 @@ func TestMAAMessageFastMatchesGeneral(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if a.HeaderIDs == (HeaderIDs{}) { // random ids: compare the rest
-				slow.Header.HopByHopID, slow.Header.EndToEndID = fast.Header.HopByHopID, fast.Header.EndToEndID
-			}
-			if !reflect.DeepEqual(fast, slow) {
-				t.Fatalf("messages differ:\nfast %v\nslow %v", fast, slow)
-			}
-			fb, err := fast.Serialize()
-			if err != nil {
-				t.Fatal(err)
-			}
-			sb, _ := slow.Serialize()
-			if !bytes.Equal(fb, sb) || int(fast.Header.MessageLength) != len(fb) {
-				t.Fatalf("octets differ:\n%x\n%x", fb, sb)
-			}
+			fb := checkMessageFast(t, fast, slow, a.HeaderIDs == (HeaderIDs{}))
 			if a.SIPAuthDataItem != nil && len(a.SIPAuthDataItem.CK) > 0 {
 				a.SIPAuthDataItem.CK[0] ^= 0xff // the message holds copies
 				defer func() { a.SIPAuthDataItem.CK[0] ^= 0xff }()

@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/opengba/opengba/naf/internal/sqlitedb"
+	"github.com/opengba/opengba/internal/sqlitedb"
 )
 
 // Record is one stored Kmr: Sealed is 0x01 || GCM nonce || AES-256-GCM(KEK, Kmr, AAD =
@@ -134,7 +134,7 @@ CREATE INDEX kmr_expires ON kmr (expires);`
 
 // OpenSQLiteStore opens (creating if needed) the MAF database at path.
 func OpenSQLiteStore(ctx context.Context, path string, busy time.Duration) (*SQLiteStore, error) {
-	db, err := sqlitedb.Open(ctx, "maf", path, busy, sqliteSchema, sqliteVersion)
+	db, err := sqlitedb.Open(ctx, sqlitedb.Config{Prefix: "maf", Path: path, BusyTimeout: busy, ForeignKeys: true, Schema: sqliteSchema, Version: sqliteVersion})
 	if err != nil {
 		return nil, err
 	}

@@ -11,7 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/opengba/opengba/naf/internal/sqlitedb"
+	"github.com/opengba/opengba/internal/sqlitedb"
 )
 
 // Store errors.
@@ -279,7 +279,7 @@ CREATE TABLE enrolments (
 
 // OpenSQLiteStore opens (creating if needed) the MEF database at path.
 func OpenSQLiteStore(ctx context.Context, path string, busy time.Duration) (*SQLiteStore, error) {
-	db, err := sqlitedb.Open(ctx, "mef", path, busy, sqliteSchema, sqliteVersion)
+	db, err := sqlitedb.Open(ctx, sqlitedb.Config{Prefix: "mef", Path: path, BusyTimeout: busy, ForeignKeys: true, Schema: sqliteSchema, Version: sqliteVersion})
 	if err != nil {
 		return nil, err
 	}
