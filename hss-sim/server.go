@@ -280,18 +280,25 @@ func (l *observedListener) Accept() (net.Conn, error) {
 	return &observedConn{Conn: nc, m: l.z.metrics}, nil
 }
 
-// observedConn counts the answers written on a connection. The peer layer writes every
-// frame with a single Write call. An answer is counted before it is written, so that a
-// peer that has received it also sees it in the metrics (a failed write closes the
-// connection anyway).
+// observedConn counts the answers written on a connection. The peer layer writes whole
+// frames only, one or several joined in one Write call (a batch). An answer is counted
+// before it is written, so that a peer that has received it also sees it in the metrics
+// (a failed write closes the connection anyway).
 type observedConn struct {
 	net.Conn
 	m *ZhMetrics
 }
 
 func (c *observedConn) Write(b []byte) (int, error) {
-	if cmd, code, exp, ok := answerResult(b); ok {
-		c.m.observeAnswer(cmd, code, exp)
+	for f := b; len(f) >= 4; {
+		n := int(uint32(f[1])<<16 | uint32(f[2])<<8 | uint32(f[3])) // RFC 6733 §3 Message Length
+		if n < 20 || n > len(f) {
+			break
+		}
+		if cmd, code, exp, ok := answerResult(f[:n]); ok {
+			c.m.observeAnswer(cmd, code, exp)
+		}
+		f = f[n:]
 	}
 	return c.Conn.Write(b)
 }

@@ -748,3 +748,52 @@ func TestAnswerResultParser(t *testing.T) {
 		}
 	}
 }
+
+// TestObservedConnCountsEveryFrameOfABatch: the peer layer may join several answers in one
+// Write; the metrics count each of them.
+func TestObservedConnCountsEveryFrameOfABatch(t *testing.T) {
+	d := zhDict(t)
+	maa := &diameter.MAA{SessionID: "s", OriginHost: zhHost, OriginRealm: zhRealm,
+		ExperimentalResult: &diameter.ExperimentalResult{VendorID: diameter.VendorID3GPP, ExperimentalResultCode: 5401}}
+	b, err := diameter.Encode(d, maa)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := NewMemoryStore(DefaultSQNConfig(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	m, err := NewZhMetrics(reg, st, func() int { return 0 })
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, peerSide := net.Pipe()
+	defer a.Close()
+	go func() { _, _ = io.Copy(io.Discard, peerSide) }()
+	oc := &observedConn{Conn: a, m: m}
+	if _, err := oc.Write(append(append(append([]byte(nil), b...), b...), b...)); err != nil {
+		t.Fatal(err)
+	}
+	if got := testutilCount(t, reg, "hss_zh_answers_total"); got != 3 {
+		t.Fatalf("answers counted = %v, want 3", got)
+	}
+}
+
+func testutilCount(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum float64
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			sum += m.GetCounter().GetValue()
+		}
+	}
+	return sum
+}

@@ -349,17 +349,35 @@ func (c *conn) write(f []byte) error {
 	return err
 }
 
-// writeBatch writes the frames with one Write call each, or with one vectored write when
-// the transport supports it (net.Buffers: a *net.TCPConn; a wrapped connection, TLS among
-// them, still sees one Write per frame).
+// writeBatch writes the frames that queued up together: one vectored write on a
+// *net.TCPConn (net.Buffers), and one Write of the frames joined on any other transport
+// (TLS, a wrapped connection), so that a burst of answers costs one system call either
+// way. A Write may therefore carry several whole frames, never part of one.
 func (c *conn) writeBatch(batch [][]byte) error {
 	_ = c.nc.SetWriteDeadline(time.Now().Add(c.ep.tun.WriteTimeout))
 	if len(batch) == 1 {
 		_, err := c.nc.Write(batch[0])
 		return err
 	}
-	bufs := net.Buffers(batch)
-	_, err := bufs.WriteTo(c.nc)
+	if _, ok := c.nc.(*net.TCPConn); ok {
+		bufs := net.Buffers(batch)
+		_, err := bufs.WriteTo(c.nc)
+		return err
+	}
+	n := 0
+	for _, f := range batch {
+		n += len(f)
+	}
+	bp := c.ep.frames.get()
+	joined := (*bp)[:0]
+	if cap(joined) < n {
+		joined = make([]byte, 0, n)
+	}
+	for _, f := range batch {
+		joined = append(joined, f...)
+	}
+	_, err := c.nc.Write(joined)
+	c.ep.frames.put(bp, joined)
 	return err
 }
 

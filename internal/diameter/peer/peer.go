@@ -5,8 +5,8 @@
 // and DPR itself, validates every request against the dictionary grammar
 // (diameter.Validator) and runs the request handlers concurrently on reused worker
 // goroutines; writes are serialised per connection and batched (frames that queue up while
-// one is written go out together, in one vectored write on TCP, one Write call each on
-// any other net.Conn). A Client keeps one connection to the first reachable of several
+// one is written go out together: one vectored write on TCP, one Write of the joined
+// frames on any other net.Conn). A Client keeps one connection to the first reachable of several
 // servers, with CER/CEA before any request, a DWR watchdog, failover and reconnection
 // with bounded exponential backoff, and Do matching answers by Hop-by-Hop Identifier.
 //

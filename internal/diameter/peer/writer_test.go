@@ -47,9 +47,10 @@ func newWriterConn(t *testing.T, nc net.Conn) *conn {
 	return newConn(context.Background(), ep, nc)
 }
 
-// TestWriteBatchesInOrder: concurrent writes all go out, each in a Write call of its own
-// on a wrapped connection (hss-sim counts answers per Write), each caller's frame written
-// when write returns, and a caller's frames in the order it wrote them.
+// TestWriteBatchesInOrder: concurrent writes all go out; on a wrapped connection (no
+// vectored writes) the frames that queued up go out joined in one Write call, whole
+// frames only; each caller's frame is written when write returns, and a caller's frames
+// in the order it wrote them.
 func TestWriteBatchesInOrder(t *testing.T) {
 	rc := &recordingConn{release: make(chan struct{})}
 	c := newWriterConn(t, rc)
@@ -71,19 +72,26 @@ func TestWriteBatchesInOrder(t *testing.T) {
 	}
 	time.AfterFunc(20*time.Millisecond, func() { close(rc.release) })
 	wg.Wait()
-	if len(rc.writes) != writers*each {
-		t.Fatalf("%d Write calls, want %d", len(rc.writes), writers*each)
+	if len(rc.writes) >= writers*each {
+		t.Errorf("%d Write calls for %d frames: nothing was batched", len(rc.writes), writers*each)
 	}
 	next := make([]uint32, writers)
-	for _, f := range rc.writes {
-		if len(f) != 8 {
-			t.Fatalf("a Write call of %d octets: frames merged", len(f))
+	frames := 0
+	for _, b := range rc.writes {
+		if len(b)%8 != 0 {
+			t.Fatalf("a Write call of %d octets: not whole frames", len(b))
 		}
-		w, i := binary.BigEndian.Uint32(f[0:4]), binary.BigEndian.Uint32(f[4:8])
-		if w >= writers || i != next[w] {
-			t.Fatalf("frame %d of writer %d out of order (want %d)", i, w, next[w])
+		for ; len(b) > 0; b = b[8:] {
+			w, i := binary.BigEndian.Uint32(b[0:4]), binary.BigEndian.Uint32(b[4:8])
+			if w >= writers || i != next[w] {
+				t.Fatalf("frame %d of writer %d out of order (want %d)", i, w, next[w])
+			}
+			next[w]++
+			frames++
 		}
-		next[w]++
+	}
+	if frames != writers*each {
+		t.Fatalf("%d frames written, want %d", frames, writers*each)
 	}
 }
 
