@@ -444,7 +444,7 @@ func (a *ProvisioningAPI) replace(c *gin.Context) {
 		a.failErr(c, err)
 		return
 	}
-	s, err := a.store.Update(c.Request.Context(), impi, func(s *Subscriber) error {
+	a.updateAndShow(c, impi, func(s *Subscriber) error {
 		s.IMPUs, s.K, s.OPc, s.AMF = n.IMPUs, n.K, n.OPc, n.AMF
 		if spec.SQN != "" {
 			s.SQN = n.SQN
@@ -454,6 +454,12 @@ func (a *ProvisioningAPI) replace(c *gin.Context) {
 		}
 		return nil
 	})
+}
+
+// updateAndShow applies fn to the subscriber's record and answers 200 with the updated
+// view, or the mapped store error.
+func (a *ProvisioningAPI) updateAndShow(c *gin.Context, impi string, fn func(*Subscriber) error) {
+	s, err := a.store.Update(c.Request.Context(), impi, fn)
 	if err != nil {
 		a.failErr(c, err)
 		return
@@ -471,14 +477,9 @@ func (a *ProvisioningAPI) patch(c *gin.Context) {
 		return
 	}
 	now := a.now()
-	s, err := a.store.Update(c.Request.Context(), impi, func(s *Subscriber) error {
+	a.updateAndShow(c, impi, func(s *Subscriber) error {
 		return spec.Apply(s, now)
 	})
-	if err != nil {
-		a.failErr(c, err)
-		return
-	}
-	c.PureJSON(http.StatusOK, view(s, true))
 }
 
 func (a *ProvisioningAPI) remove(c *gin.Context) {
@@ -552,15 +553,10 @@ func (a *ProvisioningAPI) putGUSS(c *gin.Context) {
 		return
 	}
 	ts := a.now().Truncate(time.Second)
-	s, err := a.store.Update(c.Request.Context(), impi, func(s *Subscriber) error {
+	a.updateAndShow(c, impi, func(s *Subscriber) error {
 		s.GUSS, s.GUSSTimestamp = string(doc), ts
 		return nil
 	})
-	if err != nil {
-		a.failErr(c, err)
-		return
-	}
-	c.PureJSON(http.StatusOK, view(s, true))
 }
 
 func (a *ProvisioningAPI) deleteGUSS(c *gin.Context) {
