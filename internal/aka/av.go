@@ -51,11 +51,12 @@ func GenerateAV(k, opc Key, rand [RANDLen]byte, sqn SQN, amf AMF) (AV, error) {
 	if sqn > MaxSQN {
 		return AV{}, fmt.Errorf("%w: SQN exceeds 48 bits", ErrSQNRange)
 	}
-	mac, err := f1(k, opc, &rand, sqn, amf)
+	f := newFns(&k, &opc, &rand)
+	mac, err := f.f1(sqn, amf)
 	if err != nil {
 		return AV{}, err
 	}
-	o, err := f2345(k, opc, &rand)
+	o, err := f.f2345()
 	if err != nil {
 		return AV{}, err
 	}

@@ -50,7 +50,7 @@ func TestDifferentialFree5GC(t *testing.T) {
 		if err != nil {
 			t.Fatalf("input %d: free5gc rejects our AUTN: %v", i, err)
 		}
-		o, err := f2345(in.k, opc, &in.rand)
+		o, err := newFns(&in.k, &opc, &in.rand).f2345()
 		if err != nil {
 			t.Fatal(err)
 		}

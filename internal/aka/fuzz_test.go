@@ -32,7 +32,7 @@ func FuzzUSIMAuthenticate(f *testing.F) {
 		switch {
 		case err == nil:
 			rnd := [RANDLen]byte(rand)
-			o, err := f2345(k, opc, &rnd)
+			o, err := newFns(&k, &opc, &rnd).f2345()
 			if err != nil {
 				t.Fatal(err)
 			}

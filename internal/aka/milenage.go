@@ -23,10 +23,23 @@ func DeriveOPc(k, op Key) (Key, error) {
 	return out, nil
 }
 
+// fns runs the Milenage functions of TS 35.206 §4.1 for one (K, OPc, RAND) with
+// wmnsk/milenage. One value serves every function a procedure needs for that RAND (the
+// AuC's f1 and f2345, the USIM's f5, f1 and f2345, f5* and f1* of a resynchronisation), so
+// that the library's per-instance state is set up once per procedure, not once per
+// function.
+type fns struct{ m *milenage.Milenage }
+
+func newFns(k, opc *Key, rand *[RANDLen]byte) fns {
+	return fns{milenage.NewWithOPc(k[:], opc[:], rand[:], 0, 0)}
+}
+
 // f1 returns MAC-A = f1(K, SQN, RAND, AMF) (TS 35.206 §4.1, OUT1 bits 0..63).
-func f1(k, opc Key, rand *[16]byte, sqn SQN, amf AMF) ([8]byte, error) {
-	m := milenage.NewWithOPc(k[:], opc[:], rand[:], uint64(sqn), uint16(amf))
-	mac, err := m.F1()
+func (f fns) f1(sqn SQN, amf AMF) ([8]byte, error) {
+	b := sqn.Bytes()
+	copy(f.m.SQN, b[:])
+	f.m.AMF[0], f.m.AMF[1] = byte(amf>>8), byte(amf)
+	mac, err := f.m.F1()
 	if err != nil {
 		return [8]byte{}, fmt.Errorf("aka: f1: %w", err)
 	}
@@ -36,9 +49,9 @@ func f1(k, opc Key, rand *[16]byte, sqn SQN, amf AMF) ([8]byte, error) {
 }
 
 // f1Star returns MAC-S = f1*(K, SQN, RAND, AMF) (TS 35.206 §4.1, OUT1 bits 64..127).
-func f1Star(k, opc Key, rand *[16]byte, sqn SQN, amf AMF) ([8]byte, error) {
-	m := milenage.NewWithOPc(k[:], opc[:], rand[:], uint64(sqn), uint16(amf))
-	mac, err := m.F1Star(m.SQN, m.AMF)
+func (f fns) f1Star(sqn SQN, amf AMF) ([8]byte, error) {
+	b := sqn.Bytes()
+	mac, err := f.m.F1Star(b[:], []byte{byte(amf >> 8), byte(amf)})
 	if err != nil {
 		return [8]byte{}, fmt.Errorf("aka: f1*: %w", err)
 	}
@@ -55,9 +68,8 @@ type f2345Out struct {
 }
 
 // f2345 returns RES = f2, CK = f3, IK = f4 and AK = f5 of (K, RAND) (TS 35.206 §4.1).
-func f2345(k, opc Key, rand *[16]byte) (f2345Out, error) {
-	m := milenage.NewWithOPc(k[:], opc[:], rand[:], 0, 0)
-	res, ck, ik, ak, err := m.F2345()
+func (f fns) f2345() (f2345Out, error) {
+	res, ck, ik, ak, err := f.m.F2345()
 	if err != nil {
 		return f2345Out{}, fmt.Errorf("aka: f2345: %w", err)
 	}
@@ -70,9 +82,8 @@ func f2345(k, opc Key, rand *[16]byte) (f2345Out, error) {
 }
 
 // f5Star returns AK* = f5*(K, RAND) (TS 35.206 §4.1, OUT5 bits 0..47).
-func f5Star(k, opc Key, rand *[16]byte) ([6]byte, error) {
-	m := milenage.NewWithOPc(k[:], opc[:], rand[:], 0, 0)
-	aks, err := m.F5Star()
+func (f fns) f5Star() ([6]byte, error) {
+	aks, err := f.m.F5Star()
 	if err != nil {
 		return [6]byte{}, fmt.Errorf("aka: f5*: %w", err)
 	}

@@ -8,12 +8,17 @@ import (
 // buildAUTS computes AUTS = (SQN_MS ⊕ AK*) ‖ MAC-S with AK* = f5*(K, RAND) and
 // MAC-S = f1*(K, SQN_MS, RAND, AMF = 0x0000) (TS 33.102 §6.3.3).
 func buildAUTS(k, opc Key, rand *[RANDLen]byte, sqnMS SQN) ([AUTSLen]byte, error) {
+	return newFns(&k, &opc, rand).auts(sqnMS)
+}
+
+// auts is buildAUTS for f's (K, OPc, RAND).
+func (f fns) auts(sqnMS SQN) ([AUTSLen]byte, error) {
 	var auts [AUTSLen]byte
-	aks, err := f5Star(k, opc, rand)
+	aks, err := f.f5Star()
 	if err != nil {
 		return auts, err
 	}
-	macS, err := f1Star(k, opc, rand, sqnMS, resyncAMF)
+	macS, err := f.f1Star(sqnMS, resyncAMF)
 	if err != nil {
 		return auts, err
 	}
@@ -38,7 +43,8 @@ func VerifyAUTS(k, opc Key, rand, auts []byte) (SQN, error) {
 		return 0, fmt.Errorf("%w: AUTS is %d octets, want %d", ErrLength, len(auts), AUTSLen)
 	}
 	rnd := [RANDLen]byte(rand)
-	aks, err := f5Star(k, opc, &rnd)
+	f := newFns(&k, &opc, &rnd)
+	aks, err := f.f5Star()
 	if err != nil {
 		return 0, err
 	}
@@ -47,7 +53,7 @@ func VerifyAUTS(k, opc Key, rand, auts []byte) (SQN, error) {
 		conc[i] = auts[i] ^ aks[i]
 	}
 	sqnMS := sqnFromBytes(&conc)
-	xmacS, err := f1Star(k, opc, &rnd, sqnMS, resyncAMF)
+	xmacS, err := f.f1Star(sqnMS, resyncAMF)
 	if err != nil {
 		return 0, err
 	}

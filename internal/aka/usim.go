@@ -123,7 +123,8 @@ func (u *USIM) Authenticate(rand, autn []byte) (Result, error) {
 	}
 	rnd := [RANDLen]byte(rand)
 	k, opc := u.keys()
-	o, err := f2345(k, opc, &rnd)
+	f := newFns(&k, &opc, &rnd)
+	o, err := f.f2345()
 	if err != nil {
 		return Result{}, err
 	}
@@ -133,7 +134,7 @@ func (u *USIM) Authenticate(rand, autn []byte) (Result, error) {
 	}
 	sqn := sqnFromBytes(&conc)
 	amf := AMF(autn[6])<<8 | AMF(autn[7])
-	xmac, err := f1(k, opc, &rnd, sqn, amf)
+	xmac, err := f.f1(sqn, amf)
 	if err != nil {
 		return Result{}, err
 	}
@@ -144,7 +145,7 @@ func (u *USIM) Authenticate(rand, autn []byte) (Result, error) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if reason := u.sqn.check(sqn); reason != 0 {
-		auts, err := buildAUTS(k, opc, &rnd, u.sqn.SQNMS())
+		auts, err := f.auts(u.sqn.SQNMS())
 		if err != nil {
 			return Result{}, err
 		}

@@ -27,17 +27,17 @@ func TestVectors(t *testing.T) {
 			}
 
 			// TS 35.206 §4.1: f1 and f1* (the table's f1* uses the set's AMF).
-			macA, err := f1(k, opc, &rand, sqn, amf)
+			macA, err := newFns(&k, &opc, &rand).f1(sqn, amf)
 			if err != nil {
 				t.Fatal(err)
 			}
 			check(t, "f1", macA[:], unhex(t, v.F1, 8))
-			macS, err := f1Star(k, opc, &rand, sqn, amf)
+			macS, err := newFns(&k, &opc, &rand).f1Star(sqn, amf)
 			if err != nil {
 				t.Fatal(err)
 			}
 			check(t, "f1*", macS[:], unhex(t, v.F1Star, 8))
-			o, err := f2345(k, opc, &rand)
+			o, err := newFns(&k, &opc, &rand).f2345()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -45,7 +45,7 @@ func TestVectors(t *testing.T) {
 			check(t, "f3", o.ck[:], unhex(t, v.F3, 16))
 			check(t, "f4", o.ik[:], unhex(t, v.F4, 16))
 			check(t, "f5", o.ak[:], unhex(t, v.F5, 6))
-			aks, err := f5Star(k, opc, &rand)
+			aks, err := newFns(&k, &opc, &rand).f5Star()
 			if err != nil {
 				t.Fatal(err)
 			}
