@@ -166,13 +166,9 @@ func (c *Client) conn(ctx context.Context, not *conn) (*conn, error) {
 // their Result-Code. Errors: ErrNoPeer (no connection before ctx ended, or it was lost),
 // ErrTimeout (ctx deadline), ErrClosed.
 func (c *Client) Do(ctx context.Context, req *diam.Message) (*diam.Message, error) {
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
+	if !c.begin() {
 		return nil, ErrClosed
 	}
-	c.calls.add()
-	c.mu.Unlock()
 	defer c.calls.done()
 	if req == nil || req.Header == nil {
 		return nil, errors.New("peer: nil request")
@@ -182,6 +178,56 @@ func (c *Client) Do(ctx context.Context, req *diam.Message) (*diam.Message, erro
 	if err != nil {
 		return nil, fmt.Errorf("peer: encode request: %w", err)
 	}
+	a, err := c.send(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	m, err := c.ep.validator.Decode(a)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidAnswer, err)
+	}
+	return m, nil
+}
+
+// DoFrame is Do for a request given as its frame, for the hot paths that read and write
+// the octets themselves: it returns the answer frame, validated against the command
+// grammar (diameter.Validator.Validate, RFC 6733 §3, §4, §7.1) but not decoded, and owned
+// by the caller. It writes the Message Length, the Hop-by-Hop Identifier and, when zero,
+// the End-to-End Identifier into f's header; f must not be used concurrently and may be
+// reused once DoFrame returns. Errors are those of Do.
+func (c *Client) DoFrame(ctx context.Context, f []byte) ([]byte, error) {
+	if !c.begin() {
+		return nil, ErrClosed
+	}
+	defer c.calls.done()
+	if len(f) < diam.HeaderLength {
+		return nil, fmt.Errorf("%w: %d octets, shorter than a header", ErrInvalidRequest, len(f))
+	}
+	a, err := c.send(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.ep.validator.Validate(a); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidAnswer, err)
+	}
+	return a, nil
+}
+
+// begin counts a call in flight (Close waits for it; end it with c.calls.done), or reports
+// false when the client is closed.
+func (c *Client) begin() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return false
+	}
+	c.calls.add()
+	return true
+}
+
+// send validates request frame f and sends it (see Do) on an open connection, and returns
+// the answer frame as received.
+func (c *Client) send(ctx context.Context, f []byte) ([]byte, error) {
 	f[1], f[2], f[3] = byte(len(f)>>16), byte(len(f)>>8), byte(len(f)) // Header.MessageLength may be stale
 	if f[16]|f[17]|f[18]|f[19] == 0 {
 		e2e := c.ep.nextE2E()
@@ -192,6 +238,7 @@ func (c *Client) Do(ctx context.Context, req *diam.Message) (*diam.Message, erro
 	}
 	var a []byte
 	var cn *conn
+	var err error
 	for {
 		// A connection found closing before the request left is skipped: wait for the next.
 		if cn, err = c.conn(ctx, cn); err != nil {
@@ -201,14 +248,7 @@ func (c *Client) Do(ctx context.Context, req *diam.Message) (*diam.Message, erro
 			break
 		}
 	}
-	if err != nil {
-		return nil, err
-	}
-	m, err := c.ep.validator.Decode(a)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidAnswer, err)
-	}
-	return m, nil
+	return a, err
 }
 
 // Close stops reconnecting, waits for the requests in flight, sends a DPR

@@ -34,7 +34,7 @@ type endpoint struct {
 	tun       Tunables
 	sem       chan struct{}
 	handlers  tracker // every handler in flight
-	handler   func(app, code uint32) Handler
+	handler   func(app, code uint32) route
 	stopping  func() bool // the server is shutting down: refuse new requests
 	e2e       atomic.Uint32
 	rand      func([]byte)
@@ -78,7 +78,7 @@ func newEndpoint(id Identity, apps []Application, allowed []string, d *dict.Pars
 		log:       log,
 		tun:       tun,
 		sem:       make(chan struct{}, tun.MaxConcurrent),
-		handler:   func(uint32, uint32) Handler { return nil },
+		handler:   func(uint32, uint32) route { return route{} },
 		stopping:  func() bool { return false },
 		rand:      func(b []byte) { _, _ = rand.Read(b) },
 	}
@@ -743,8 +743,10 @@ func (c *conn) disconnect(ctx context.Context, cause int32) error {
 // serveRequest runs the handler of one application request.
 func (c *conn) serveRequest(f []byte, app, code uint32) {
 	defer c.release()
-	unable := func(reason string) {
-		c.reject(f, &diameter.ProtocolError{ResultCode: diameter.ResultUnableToComply, Reason: reason}, false)
+	h := c.ep.handler(app, code)
+	if h.frame != nil {
+		c.serveFrame(h.frame, f, app, code)
+		return
 	}
 	req, err := c.ep.validator.Decode(f)
 	var perr *diameter.ProtocolError
@@ -754,28 +756,16 @@ func (c *conn) serveRequest(f []byte, app, code uint32) {
 		return
 	case err != nil:
 		c.log.Error("diameter peer: decode failed on a validated request", "error", err)
-		unable("cannot decode the request")
+		c.unable(f, "cannot decode the request")
 		return
 	}
-	h := c.ep.handler(app, code)
-	if h == nil {
+	if h.msg == nil {
 		c.reject(f, &diameter.ProtocolError{ResultCode: diameter.ResultCommandUnsupported,
 			Reason: fmt.Sprintf("no handler for command %d of application %d", code, app)}, false)
 		return
 	}
-	ans, err := c.invoke(h, req)
-	switch {
-	case errors.As(err, &perr):
-		c.reject(f, perr, false)
-		return
-	case err != nil:
-		c.log.Error("diameter peer: handler failed", "peer", c.peerInfo().OriginHost,
-			"application", app, "command", code, "error", err)
-		unable("unable to comply")
-		return
-	case ans == nil:
-		c.log.Error("diameter peer: handler returned no answer", "application", app, "command", code)
-		unable("unable to comply")
+	ans, err := c.invoke(h.msg, req)
+	if !c.handled(f, app, code, ans != nil, err) {
 		return
 	}
 	c.complete(req, ans)
@@ -783,11 +773,73 @@ func (c *conn) serveRequest(f []byte, app, code uint32) {
 	b, err := serialize(ans, *bp)
 	if err != nil {
 		c.log.Error("diameter peer: cannot encode the answer", "application", app, "command", code, "error", err)
-		unable("cannot encode the answer")
+		c.unable(f, "cannot encode the answer")
 		return
 	}
 	_ = c.write(b)
 	c.ep.frames.put(bp, b)
+}
+
+// serveFrame runs a FrameHandler on request f: validate (the same checks as the message
+// path, without go-diameter's decode), answer, fix the answer's header (see
+// FrameHandler), write.
+func (c *conn) serveFrame(h FrameHandler, f []byte, app, code uint32) {
+	if err := c.ep.validator.Validate(f); err != nil {
+		var perr *diameter.ProtocolError
+		if errors.As(err, &perr) {
+			c.reject(f, perr, false)
+		} else {
+			c.unable(f, "cannot validate the request")
+		}
+		return
+	}
+	bp := c.ep.frames.get()
+	ans, err := c.invokeFrame(h, f, (*bp)[:0])
+	if !c.handled(f, app, code, ans != nil, err) {
+		c.ep.frames.put(bp, *bp)
+		return
+	}
+	if len(ans) < diam.HeaderLength || len(ans) > 1<<24-1 {
+		c.log.Error("diameter peer: handler returned a frame of a bad size", "application", app, "command", code, "octets", len(ans))
+		c.ep.frames.put(bp, *bp)
+		c.unable(f, "unable to comply")
+		return
+	}
+	// RFC 6733 §3, §6.2: the answer carries the request's ids, command and application and
+	// its P flag; R and T cleared.
+	n := len(ans)
+	ans[0] = 1
+	ans[1], ans[2], ans[3] = byte(n>>16), byte(n>>8), byte(n)
+	ans[4] = ans[4]&^(diam.RequestFlag|diam.ProxiableFlag|diam.RetransmittedFlag) | f[4]&diam.ProxiableFlag
+	copy(ans[5:20], f[5:20])
+	_ = c.write(ans)
+	c.ep.frames.put(bp, ans)
+}
+
+// handled maps a handler's outcome to the error answer it calls for: false when the
+// request has been answered (or dropped) here.
+func (c *conn) handled(f []byte, app, code uint32, answered bool, err error) bool {
+	var perr *diameter.ProtocolError
+	switch {
+	case errors.As(err, &perr):
+		c.reject(f, perr, false)
+		return false
+	case err != nil:
+		c.log.Error("diameter peer: handler failed", "peer", c.peerInfo().OriginHost,
+			"application", app, "command", code, "error", err)
+		c.unable(f, "unable to comply")
+		return false
+	case !answered:
+		c.log.Error("diameter peer: handler returned no answer", "application", app, "command", code)
+		c.unable(f, "unable to comply")
+		return false
+	}
+	return true
+}
+
+// unable answers f DIAMETER_UNABLE_TO_COMPLY (5012, RFC 6733 §7.1.5).
+func (c *conn) unable(f []byte, reason string) {
+	c.reject(f, &diameter.ProtocolError{ResultCode: diameter.ResultUnableToComply, Reason: reason}, false)
 }
 
 // handlerPanic is a recovered handler panic.
@@ -799,14 +851,26 @@ type handlerPanic struct {
 func (p *handlerPanic) Error() string { return fmt.Sprintf("handler panicked: %v", p.value) }
 
 func (c *conn) invoke(h Handler, req *diam.Message) (ans *diam.Message, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			p := &handlerPanic{value: r, stack: debug.Stack()}
-			c.log.Error("diameter peer: handler panicked", "panic", fmt.Sprint(r), "stack", string(p.stack))
-			ans, err = nil, p
-		}
-	}()
-	return h(context.WithValue(c.ctx, peerInfoKey{}, c.peerInfo()), req)
+	defer c.recoverHandler(&err)
+	return h(c.handlerContext(), req)
+}
+
+func (c *conn) invokeFrame(h FrameHandler, req, buf []byte) (ans []byte, err error) {
+	defer c.recoverHandler(&err)
+	return h(c.handlerContext(), req, buf)
+}
+
+func (c *conn) handlerContext() context.Context {
+	return context.WithValue(c.ctx, peerInfoKey{}, c.peerInfo())
+}
+
+// recoverHandler turns a handler panic into *err (a *handlerPanic), logged with its stack.
+func (c *conn) recoverHandler(err *error) {
+	if r := recover(); r != nil {
+		p := &handlerPanic{value: r, stack: debug.Stack()}
+		c.log.Error("diameter peer: handler panicked", "panic", fmt.Sprint(r), "stack", string(p.stack))
+		*err = p
+	}
 }
 
 // complete fills in what the handler's answer lacks (see Handler).

@@ -109,6 +109,24 @@ func (id *Identity) validate() error {
 // DIAMETER_UNABLE_TO_COMPLY (5012, RFC 6733 §7.1.5) and the connection stays up.
 type Handler func(ctx context.Context, req *diam.Message) (*diam.Message, error)
 
+// FrameHandler answers one request given as its frame, for the hot paths that read and
+// write the octets themselves instead of go-diameter's messages. The peer layer has
+// validated req against the command grammar (diameter.Validator.Validate: header, AVP
+// lengths and types, RFC 6733 §3, §4 and §7.1) but not decoded it; req must not be kept
+// after the handler returns (its buffer is reused). The handler appends the whole answer
+// frame to buf (which it may use as scratch space; it may also return another slice) and
+// returns it; the returned slice then belongs to the peer layer, which reuses it. The peer layer then sets Version 1, Message Length, Command Code,
+// Application-Id, Hop-by-Hop and End-to-End ids and the P flag from the request, and clears
+// R and T (RFC 6733 §3, §6.2); it adds no AVP: the answer must carry Session-Id,
+// Origin-Host and Origin-Realm itself. Context and errors are as for Handler.
+type FrameHandler func(ctx context.Context, req, buf []byte) ([]byte, error)
+
+// route is what the server runs for one command: exactly one of msg and frame is set.
+type route struct {
+	msg   Handler
+	frame FrameHandler
+}
+
 // peerInfoKey keys the PeerInfo in a handler's context.
 type peerInfoKey struct{}
 

@@ -37,8 +37,8 @@ type handlerKey struct{ app, code uint32 }
 type Server struct {
 	ep *endpoint
 
-	hmu      sync.Mutex                             // serialises Handle
-	handlers atomic.Pointer[map[handlerKey]Handler] // copied on write: read by every request without a lock
+	hmu      sync.Mutex                           // serialises Handle
+	handlers atomic.Pointer[map[handlerKey]route] // copied on write: read by every request without a lock
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
@@ -58,7 +58,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		listeners: map[net.Listener]struct{}{},
 		conns:     map[*conn]struct{}{},
 	}
-	s.handlers.Store(&map[handlerKey]Handler{})
+	s.handlers.Store(&map[handlerKey]route{})
 	ep.handler = s.handler
 	ep.stopping = s.stopping.Load
 	return s, nil
@@ -66,15 +66,23 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 
 // Handle registers h for requests of command code in application app. Requests of a
 // served application without a handler are answered DIAMETER_COMMAND_UNSUPPORTED (3001).
-func (s *Server) Handle(app, code uint32, h Handler) {
+func (s *Server) Handle(app, code uint32, h Handler) { s.route(app, code, route{msg: h}) }
+
+// HandleFrame registers h, which reads and writes frames (see FrameHandler), for requests
+// of command code in application app, in place of a Handler.
+func (s *Server) HandleFrame(app, code uint32, h FrameHandler) {
+	s.route(app, code, route{frame: h})
+}
+
+func (s *Server) route(app, code uint32, r route) {
 	s.hmu.Lock()
 	defer s.hmu.Unlock()
 	m := maps.Clone(*s.handlers.Load())
-	m[handlerKey{app, code}] = h
+	m[handlerKey{app, code}] = r
 	s.handlers.Store(&m)
 }
 
-func (s *Server) handler(app, code uint32) Handler {
+func (s *Server) handler(app, code uint32) route {
 	return (*s.handlers.Load())[handlerKey{app, code}]
 }
 
