@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"runtime"
 	"sync/atomic"
@@ -14,7 +13,6 @@ import (
 	"time"
 
 	"github.com/opengba/opengba/internal/digest"
-	"github.com/opengba/opengba/internal/gba"
 )
 
 // inFlight is the number of concurrent bootstraps in the benchmarks.
@@ -48,57 +46,23 @@ func BenchmarkBootstrap(b *testing.B) {
 	})
 }
 
-// benchBaseline: a plain net/http handler doing no work answers 401 then 200.
+// benchBaseline runs the two round trips against baselineServer (bench_zh_test.go).
 func benchBaseline(b *testing.B) {
-	const challenge = `Digest realm="bsf.home1.net", nonce="I1U8vpY3qJ0hiuZNrke/NVXzKLQ1d7m5Sp/6w1Tfr7M=", opaque="5ccc069c403ebaf9f0171e9517f30e41", algorithm=AKAv1-MD5, qop="auth-int"`
-	btid, err := gba.NewBTID(unhex(b, loadSet1(b).RAND), "bsf.home1.net")
-	if err != nil {
-		b.Fatal(err)
-	}
-	body := BootstrappingInfoXML(btid, testEpoch().Add(24*time.Hour))
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Server", ServerToken)
-		if r.Header.Get("Authorization")[len("Digest username=\"x\", realm=\"bsf.home1.net\", nonce=\""):][0] == '"' {
-			w.Header().Set("WWW-Authenticate", challenge)
-			w.WriteHeader(http.StatusUnauthorized)
-			return
-		}
-		w.Header().Set("Authentication-Info", `qop=auth-int, rspauth="aa4aeb81fc466f00c49418cc934fc30e", cnonce="0a4f113b", nc=00000001`)
-		w.Header().Set("Expires", "Wed, 28 Oct 2020 23:36:26 GMT")
-		w.Header().Set("Content-Type", ContentTypeBootstrappingInfo)
-		_, _ = w.Write(body)
-	}))
-	defer srv.Close()
-	client := benchClient()
-	first := `Digest username="x", realm="bsf.home1.net", nonce="", uri="/", response=""`
-	second := `Digest username="x", realm="bsf.home1.net", nonce="I1U8vpY3qJ0hiuZNrke/NVXzKLQ1d7m5Sp/6w1Tfr7M=", uri="/", qop=auth-int, nc=00000001, cnonce="0a4f113b", response="d47e4afd3245638428c815924bc5bc69", opaque="5ccc069c403ebaf9f0171e9517f30e41", algorithm=AKAv1-MD5`
+	url, client := baselineServer(b), benchClient()
 	setParallelism(b)
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if code := benchDo(b, client, srv.URL, first); code != 401 {
+			if code := benchGet(b, client, url, baselineFirst).StatusCode; code != 401 {
 				b.Errorf("baseline 1: %d", code)
 				return
 			}
-			if code := benchDo(b, client, srv.URL, second); code != 200 {
+			if code := benchGet(b, client, url, baselineSecond).StatusCode; code != 200 {
 				b.Errorf("baseline 2: %d", code)
 				return
 			}
 		}
 	})
-}
-
-func benchDo(b *testing.B, c *http.Client, url, auth string) int {
-	req, _ := http.NewRequest(http.MethodGet, url+"/", nil)
-	req.Header.Set("Authorization", auth)
-	resp, err := c.Do(req)
-	if err != nil {
-		b.Error(err)
-		return 0
-	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	_ = resp.Body.Close()
-	return resp.StatusCode
 }
 
 func benchBSF(b *testing.B, store func(*Config, *Deps) Store) {

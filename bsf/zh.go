@@ -79,6 +79,8 @@ type ZhClient struct {
 	cfg     ZhConfig
 	client  *peer.Client
 	dict    *dict.Parser
+	codec   *diameter.ZhFrameCodec
+	frames  sync.Pool // *[]byte: MAR frames, reused once sent
 	log     *slog.Logger
 	now     func() time.Time
 	metrics atomic.Pointer[zhMetrics]
@@ -166,9 +168,14 @@ func NewZhClient(cfg ZhConfig, opts ZhOptions) (*ZhClient, error) {
 	if now == nil {
 		now = time.Now
 	}
+	codec, err := diameter.NewZhFrameCodec(d)
+	if err != nil {
+		return nil, fmt.Errorf("bsf: zh: %w", err)
+	}
 	z := &ZhClient{
 		cfg:         cfg,
 		dict:        d,
+		codec:       codec,
 		log:         log.With(slog.String("if", "zh")),
 		now:         now,
 		addrs:       addrs,
@@ -431,6 +438,9 @@ func (z *ZhClient) FetchAV(ctx context.Context, req AVRequest) (AVResponse, erro
 	return av, err
 }
 
+// maxPooledMAR bounds the MAR buffers kept for reuse (a MAR is a few hundred octets).
+const maxPooledMAR = 4096
+
 func (z *ZhClient) fetch(ctx context.Context, req AVRequest) (AVResponse, string, error) {
 	// A caller's deadline that comes no later than zh.timeout already bounds the request
 	// (the BSF's fetchAV sets one): a second timer would only cost a context and a map.
@@ -456,11 +466,22 @@ func (z *ZhClient) fetch(ctx context.Context, req AVRequest) (AVResponse, string
 		}
 		mar.SIPAuthDataItem = item
 	}
-	m, err := mar.Message(z.dict)
+	// The MAR is written and the MAA read straight from the octets (diameter.ZhFrameCodec):
+	// no go-diameter message on this path.
+	bp, _ := z.frames.Get().(*[]byte)
+	if bp == nil {
+		bp = new([]byte)
+	}
+	f, err := z.codec.AppendMAR((*bp)[:0], mar)
 	if err != nil {
+		z.frames.Put(bp)
 		return AVResponse{}, zhLabelError, fmt.Errorf("bsf: zh: build MAR: %w", err)
 	}
-	ans, err := z.client.Do(ctx, m)
+	ans, err := z.client.DoFrame(ctx, f)
+	if cap(f) <= maxPooledMAR {
+		*bp = f[:0]
+		z.frames.Put(bp)
+	}
 	switch {
 	case err == nil:
 	case errors.Is(err, peer.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
@@ -472,7 +493,7 @@ func (z *ZhClient) fetch(ctx context.Context, req AVRequest) (AVResponse, string
 	default:
 		return AVResponse{}, zhLabelError, fmt.Errorf("bsf: zh: %w", err)
 	}
-	maa, err := diameter.DecodeMAA(ans)
+	maa, err := z.codec.DecodeMAA(ans)
 	if err != nil {
 		return AVResponse{}, zhLabelInvalidAnswer, fmt.Errorf("bsf: zh: %w", err)
 	}

@@ -15,7 +15,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/fiorix/go-diameter/v4/diam"
 	"github.com/fiorix/go-diameter/v4/diam/dict"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -66,6 +65,7 @@ type ZhServer struct {
 	hss     *HSS
 	srv     *peer.Server
 	dict    *dict.Parser
+	codec   *diameter.ZhFrameCodec
 	log     *slog.Logger
 	metrics *ZhMetrics
 	cfg     DiameterConfig
@@ -133,14 +133,18 @@ func NewZhServer(opts ZhServerOptions) (*ZhServer, error) {
 	if err != nil {
 		return nil, err
 	}
-	z := &ZhServer{hss: hss, srv: srv, dict: d, log: log, cfg: cfg, tlsConf: tlsConf, errc: make(chan error, 1)}
+	codec, err := diameter.NewZhFrameCodec(d)
+	if err != nil {
+		return nil, err
+	}
+	z := &ZhServer{hss: hss, srv: srv, dict: d, codec: codec, log: log, cfg: cfg, tlsConf: tlsConf, errc: make(chan error, 1)}
 	if opts.Registry != nil {
 		if z.metrics, err = NewZhMetrics(opts.Registry, opts.Store, func() int { return len(srv.Peers()) }); err != nil {
 			return nil, err
 		}
 	}
 	z.ctx, z.cancel = context.WithCancel(context.Background())
-	srv.Handle(diameter.AppIDZh, diameter.CmdMultimediaAuth, z.handleMAR)
+	srv.HandleFrame(diameter.AppIDZh, diameter.CmdMultimediaAuth, z.handleMAR)
 	return z, nil
 }
 
@@ -241,12 +245,15 @@ func (z *ZhServer) Close() error {
 	return err
 }
 
-// handleMAR is the transport edge of Zh: decode, AnswerMAR, encode. Protocol errors that
-// the peer layer's validation did not catch become DIAMETER_UNABLE_TO_COMPLY there.
-func (z *ZhServer) handleMAR(ctx context.Context, req *diam.Message) (*diam.Message, error) {
+// handleMAR is the transport edge of Zh: decode, AnswerMAR, encode, straight from and to
+// the octets (a peer.FrameHandler: the MAR arrives validated against TS 29.109 §6.1.1 and
+// is read without go-diameter's decode; the MAA of TS 29.109 §6.1.2 is appended to buf).
+// Protocol errors that the peer layer's validation did not catch become
+// DIAMETER_UNABLE_TO_COMPLY there.
+func (z *ZhServer) handleMAR(ctx context.Context, req, buf []byte) ([]byte, error) {
 	start := time.Now()
 	defer func() { z.metrics.observeLatency("MAR", time.Since(start)) }()
-	mar, err := diameter.DecodeMAR(req)
+	mar, err := z.codec.DecodeMAR(req)
 	if err != nil {
 		return nil, fmt.Errorf("hsssim: zh: %w", err)
 	}
@@ -261,7 +268,7 @@ func (z *ZhServer) handleMAR(ctx context.Context, req *diam.Message) (*diam.Mess
 			"result", r.String(), "resync", mar.SIPAuthDataItem != nil && len(mar.SIPAuthDataItem.Authorization) > 0,
 			"guss", maa.GUSS != nil)
 	}
-	return maa.Message(z.dict)
+	return z.codec.AppendMAA(buf, maa)
 }
 
 // observedListener wraps every accepted connection so that the answers written on it are

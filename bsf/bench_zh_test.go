@@ -1,0 +1,275 @@
+package bsf
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/opengba/opengba/internal/digest"
+	"github.com/opengba/opengba/internal/gba"
+)
+
+// ratioRounds is how many rounds BenchmarkBootstrapZhRatio splits b.N into, so that a
+// change of load on the shared machine weighs on every case alike (as hss-sim's
+// BenchmarkZhMARvsEcho does).
+const ratioRounds = 10
+
+// bootstrapCase is one server under test: do runs one whole bootstrap as worker w (one of
+// inFlight) and returns its latency.
+type bootstrapCase struct {
+	name  string
+	do    func(w int) (time.Duration, error)
+	spent time.Duration
+	cpu   time.Duration // CPU time of the whole process (user + system) while c ran
+	lat   []time.Duration
+}
+
+// processCPU is the CPU time (user + system) this process has used so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// runInFlight runs n bootstraps of c from inFlight workers and adds their latencies.
+func (c *bootstrapCase) runInFlight(n int) error {
+	var next atomic.Int64
+	var mu sync.Mutex
+	var first error
+	var wg sync.WaitGroup
+	start, cpu := time.Now(), processCPU()
+	for w := range inFlight {
+		wg.Go(func() {
+			var mine []time.Duration
+			defer func() {
+				mu.Lock()
+				c.lat = append(c.lat, mine...)
+				mu.Unlock()
+			}()
+			for next.Add(1) <= int64(n) {
+				d, err := c.do(w)
+				if err != nil {
+					mu.Lock()
+					if first == nil {
+						first = err
+					}
+					mu.Unlock()
+					return
+				}
+				mine = append(mine, d)
+			}
+		})
+	}
+	wg.Wait()
+	c.spent += time.Since(start)
+	c.cpu += processCPU() - cpu
+	return first
+}
+
+func (c *bootstrapCase) rate() float64 { return float64(len(c.lat)) / c.spent.Seconds() }
+
+// cpuPerBoot is the CPU time, in µs, the whole process (server, UEs, hss-sim) spent per
+// bootstrap of c.
+func (c *bootstrapCase) cpuPerBoot() float64 {
+	return float64(c.cpu.Microseconds()) / float64(len(c.lat))
+}
+
+func (c *bootstrapCase) quantile(p float64) float64 {
+	slices.Sort(c.lat)
+	return float64(c.lat[int(p*float64(len(c.lat)-1))].Microseconds()) / 1000
+}
+
+// BenchmarkBootstrapZh measures one full bootstrap (Ub 401 + Ub 200, with the MAR/MAA to
+// the real hss-sim over Diameter on 127.0.0.1) at 64 in flight, for the memory and SQLite
+// session stores, next to a bare net/http server answering the same two round trips with
+// canned responses, one case after the other. It reports bootstraps/s, the p50/p99
+// latency of a bootstrap and the CPU time per bootstrap. For the ratios, which want the
+// cases measured side by side, see BenchmarkBootstrapZhRatio.
+//
+//	go test -run '^$' -bench 'BootstrapZh$' -benchtime 3000x ./bsf/
+func BenchmarkBootstrapZh(b *testing.B) {
+	run := func(b *testing.B, c *bootstrapCase) {
+		if err := c.runInFlight(inFlight); err != nil { // warm-up, as in the ratio benchmark
+			b.Fatal(err)
+		}
+		c.spent, c.cpu, c.lat = 0, 0, nil
+		b.ResetTimer()
+		if err := c.runInFlight(b.N); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		b.ReportMetric(c.rate(), "bootstraps/s")
+		b.ReportMetric(c.quantile(0.50), "p50-ms")
+		b.ReportMetric(c.quantile(0.99), "p99-ms")
+		b.ReportMetric(c.cpuPerBoot(), "cpu-µs/boot")
+	}
+	b.Run("baseline-nethttp", func(b *testing.B) { run(b, baselineCase(b)) })
+	b.Run("memory", func(b *testing.B) { run(b, bsfZhCase(b, "memory", nil)) })
+	b.Run("sqlite", func(b *testing.B) { run(b, bsfZhCase(b, "sqlite", benchSQLiteStore(b))) })
+}
+
+// benchSQLiteStore is a SQLite session store in a temporary directory.
+func benchSQLiteStore(b *testing.B) Store {
+	s, err := OpenSQLiteStore(context.Background(), SQLiteConfig{Path: filepath.Join(b.TempDir(), "bsf.db")}, KEKRing{Current: testKEK()}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// BenchmarkBootstrapZhRatio is the acceptance measurement of the BSF's bootstrap rate: the
+// cases of BenchmarkBootstrapZh (a bare net/http server answering the same two round
+// trips with canned responses; full bootstraps, Ub ×2 with the MAR/MAA to the real hss-sim,
+// with the memory and the SQLite session store), each b.N bootstraps at 64 in flight, run
+// interleaved: b.N is split into ratioRounds rounds and each round runs a slice of every
+// case, the order rotating from round to round. It reports each case's bootstraps/s, the
+// p50/p99 latency of the BSF cases and their throughput ratios to the baseline
+// (ratio-memory: target ≥ 0.5 with p99 ≤ 25 ms; ratio-sqlite: target ≥ 0.25). It also
+// reports the CPU time the process spent per bootstrap in each case and the inverse ratio
+// of those (cpu-ratio-*): the throughput ratio the cases would have if the machine were
+// theirs alone, a figure that other load on the machine moves much less than wall time.
+//
+//	go test -run '^$' -bench BootstrapZhRatio -benchtime 20000x -count 5 ./bsf/
+func BenchmarkBootstrapZhRatio(b *testing.B) {
+	baseline := baselineCase(b)
+	memory := bsfZhCase(b, "memory", nil)
+	sqlite := bsfZhCase(b, "sqlite", benchSQLiteStore(b))
+	cases := []*bootstrapCase{baseline, memory, sqlite}
+	for _, c := range cases { // warm-up: connections, SQLite pages, the Zh link
+		if err := c.runInFlight(2 * inFlight); err != nil {
+			b.Fatalf("%s: %v", c.name, err)
+		}
+		c.spent, c.cpu, c.lat = 0, 0, nil
+	}
+	b.ResetTimer()
+	for r := range ratioRounds {
+		n := b.N / ratioRounds
+		if r < b.N%ratioRounds {
+			n++
+		}
+		if n == 0 {
+			continue
+		}
+		for k := range cases {
+			c := cases[(r+k)%len(cases)]
+			if err := c.runInFlight(n); err != nil {
+				b.Fatalf("%s: %v", c.name, err)
+			}
+		}
+	}
+	b.StopTimer()
+	if len(memory.lat) == 0 {
+		return
+	}
+	for _, c := range cases {
+		b.ReportMetric(c.rate(), c.name+"-boots/s")
+		b.ReportMetric(c.cpuPerBoot(), c.name+"-cpu-µs/boot")
+	}
+	for _, c := range []*bootstrapCase{memory, sqlite} {
+		b.ReportMetric(c.quantile(0.50), c.name+"-p50-ms")
+		b.ReportMetric(c.quantile(0.99), c.name+"-p99-ms")
+		b.ReportMetric(c.rate()/baseline.rate(), "ratio-"+c.name)
+		b.ReportMetric(baseline.cpuPerBoot()/c.cpuPerBoot(), "cpu-ratio-"+c.name)
+	}
+}
+
+// The two requests of the baseline's client: an initial request and an answer to the
+// canned challenge (the RFC 3310 example's values).
+const (
+	baselineFirst  = `Digest username="x", realm="bsf.home1.net", nonce="", uri="/", response=""`
+	baselineSecond = `Digest username="x", realm="bsf.home1.net", nonce="I1U8vpY3qJ0hiuZNrke/NVXzKLQ1d7m5Sp/6w1Tfr7M=", uri="/", qop=auth-int, nc=00000001, cnonce="0a4f113b", response="d47e4afd3245638428c815924bc5bc69", opaque="5ccc069c403ebaf9f0171e9517f30e41", algorithm=AKAv1-MD5`
+)
+
+// baselineServer is the baseline of the bootstrap benchmarks: a bare net/http server that
+// does no work and answers a request with an empty nonce with a canned 401 challenge and
+// any other with a canned 200 carrying the headers and BootstrappingInfo body of the BSF's
+// answer. It returns the server's URL.
+func baselineServer(b *testing.B) string {
+	const challenge = `Digest realm="bsf.home1.net", nonce="I1U8vpY3qJ0hiuZNrke/NVXzKLQ1d7m5Sp/6w1Tfr7M=", opaque="5ccc069c403ebaf9f0171e9517f30e41", algorithm=AKAv1-MD5, qop="auth-int"`
+	btid, err := gba.NewBTID(unhex(b, loadSet1(b).RAND), "bsf.home1.net")
+	if err != nil {
+		b.Fatal(err)
+	}
+	body := BootstrappingInfoXML(btid, testEpoch().Add(24*time.Hour))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Server", ServerToken)
+		if strings.Contains(r.Header.Get("Authorization"), `nonce=""`) {
+			w.Header().Set("WWW-Authenticate", challenge)
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		w.Header().Set("Authentication-Info", `qop=auth-int, rspauth="aa4aeb81fc466f00c49418cc934fc30e", cnonce="0a4f113b", nc=00000001`)
+		w.Header().Set("Expires", "Wed, 28 Oct 2020 23:36:26 GMT")
+		w.Header().Set("Content-Type", ContentTypeBootstrappingInfo)
+		_, _ = w.Write(body)
+	}))
+	b.Cleanup(srv.Close)
+	return srv.URL + "/"
+}
+
+// baselineCase runs the two round trips against baselineServer.
+func baselineCase(b *testing.B) *bootstrapCase {
+	url, client := baselineServer(b), benchClient()
+	return &bootstrapCase{name: "baseline", do: func(int) (time.Duration, error) {
+		t0 := time.Now()
+		if resp := benchGet(b, client, url, baselineFirst); resp.StatusCode != 401 {
+			return 0, fmt.Errorf("baseline 1: %d", resp.StatusCode)
+		}
+		if resp := benchGet(b, client, url, baselineSecond); resp.StatusCode != 200 {
+			return 0, fmt.Errorf("baseline 2: %d", resp.StatusCode)
+		}
+		return time.Since(t0), nil
+	}}
+}
+
+// bsfZhCase is a BSF (store, or the memory store when nil) fetching
+// AVs over Zh from its own hss-sim, and one UE per worker, its USIM set up before the
+// clock starts.
+func bsfZhCase(b *testing.B, name string, store Store) *bootstrapCase {
+	impis := make([]string, inFlight)
+	for i := range impis {
+		impis[i] = fmt.Sprintf("%s%d@home1.net", name, i)
+	}
+	hssAddr := startHSSSim(b, impis...)
+	tb := newZhBSF(b, hssAddr, func(c *Config, d *Deps) {
+		c.Ub.MaxPendingChallenges = 1 << 20
+		c.Now = time.Now
+		d.Logger = slog.New(slog.DiscardHandler)
+		if store != nil {
+			d.Store = store
+		}
+	})
+	client := benchClient()
+	ues := make([]*testUE, inFlight)
+	for i, impi := range impis {
+		ues[i] = newTestUE(b, tb, impi)
+		ues[i].client = client
+	}
+	return &bootstrapCase{name: name, do: func(w int) (time.Duration, error) {
+		ue := ues[w]
+		t0 := time.Now()
+		resp := benchGet(b, client, ue.url, ue.initialAuth())
+		ch, err := digest.ParseChallenge(resp.Header.Get("WWW-Authenticate"))
+		if resp.StatusCode != 401 || err != nil {
+			return 0, fmt.Errorf("%s step 1: %d %v", name, resp.StatusCode, err)
+		}
+		auth, _, _ := ue.answer(ch, answerUSIM)
+		if resp := benchGet(b, client, ue.url, auth); resp.StatusCode != 200 {
+			return 0, fmt.Errorf("%s step 2: %d", name, resp.StatusCode)
+		}
+		return time.Since(t0), nil
+	}}
+}
