@@ -93,13 +93,29 @@ func NewAKAAuthDataItem(av AKAVector) (*SIPAuthDataItem, error) {
 	if err := av.check(); err != nil {
 		return nil, err
 	}
-	return &SIPAuthDataItem{
-		AuthenticationScheme: SchemeAKAv1MD5,
-		Authenticate:         concat(av.RAND, av.AUTN),
-		Authorization:        bytes.Clone(av.XRES),
-		CK:                   bytes.Clone(av.CK),
-		IK:                   bytes.Clone(av.IK),
-	}, nil
+	buf := make([]byte, 0, len(av.RAND)+len(av.AUTN)+len(av.XRES)+len(av.CK)+len(av.IK))
+	it := &SIPAuthDataItem{AuthenticationScheme: SchemeAKAv1MD5}
+	it.Authenticate = carve(&buf, av.RAND, av.AUTN)
+	it.Authorization = carve(&buf, av.XRES)
+	it.CK = carve(&buf, av.CK)
+	it.IK = carve(&buf, av.IK)
+	return it, nil
+}
+
+// carve appends the concatenation of parts to *buf, whose capacity must hold it, and
+// returns it as a full slice (capacity = length: appending to it never overwrites what
+// follows), or nil when every part is nil. The fields of one value share one allocation
+// this way instead of one each.
+func carve(buf *[]byte, parts ...[]byte) []byte {
+	start, none := len(*buf), true
+	for _, p := range parts {
+		none = none && p == nil
+		*buf = append(*buf, p...)
+	}
+	if none {
+		return nil
+	}
+	return (*buf)[start:len(*buf):len(*buf)]
 }
 
 func (av AKAVector) check() error {
@@ -131,12 +147,13 @@ func (it *SIPAuthDataItem) AKAVector() (AKAVector, error) {
 	if len(it.Authenticate) != lenRAND+lenAUTN {
 		return AKAVector{}, fmt.Errorf("%w: SIP-Authenticate is %d octets, want RAND||AUTN (%d)", ErrAuthData, len(it.Authenticate), lenRAND+lenAUTN)
 	}
+	buf := make([]byte, 0, len(it.Authenticate)+len(it.Authorization)+len(it.CK)+len(it.IK))
 	av := AKAVector{
-		RAND: bytes.Clone(it.Authenticate[:lenRAND]),
-		AUTN: bytes.Clone(it.Authenticate[lenRAND:]),
-		XRES: bytes.Clone(it.Authorization),
-		CK:   bytes.Clone(it.CK),
-		IK:   bytes.Clone(it.IK),
+		RAND: carve(&buf, it.Authenticate[:lenRAND]),
+		AUTN: carve(&buf, it.Authenticate[lenRAND:]),
+		XRES: carve(&buf, it.Authorization),
+		CK:   carve(&buf, it.CK),
+		IK:   carve(&buf, it.IK),
 	}
 	if err := av.check(); err != nil {
 		return AKAVector{}, err
