@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // ErrInvalidNonce reports an AKA nonce that is not base64(RAND || AUTN || server data).
@@ -54,8 +55,10 @@ func UnpackNonce(nonce string) (AKANonce, error) {
 		return AKANonce{}, fmt.Errorf("%w: longer than %d characters", ErrInvalidNonce, MaxHeaderLen)
 	}
 	b, err := base64.StdEncoding.Strict().DecodeString(nonce)
-	// The decoder skips CR and LF; insist on the canonical encoding.
-	if err != nil || base64.StdEncoding.EncodeToString(b) != nonce {
+	// The decoder skips CR and LF; insist on the canonical encoding. With CR and LF
+	// excluded, Strict accepts only the canonical padded form (zero trailing bits), so
+	// no re-encoding is needed to compare.
+	if err != nil || strings.ContainsAny(nonce, "\r\n") {
 		return AKANonce{}, fmt.Errorf("%w: not canonical padded standard base64", ErrInvalidNonce)
 	}
 	if len(b) < RANDSize+AUTNSize {
