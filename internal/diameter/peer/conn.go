@@ -40,6 +40,7 @@ type endpoint struct {
 	rand      func([]byte)
 	frames    framePool // answer buffers
 	requests  framePool // frames read, recycled after an application request is served
+	calls     sync.Pool // *call, recycled once nothing can send on its channel
 }
 
 func newEndpoint(id Identity, apps []Application, allowed []string, d *dict.Parser, log *slog.Logger, tun Tunables) (*endpoint, error) {
@@ -169,6 +170,7 @@ type conn struct {
 	mu       sync.Mutex
 	state    connState
 	info     PeerInfo
+	hctx     context.Context // ctx carrying info (PeerFromContext), set with info
 	pending  map[uint32]*call
 	closeErr error
 
@@ -185,6 +187,17 @@ type conn struct {
 type call struct {
 	e2e uint32
 	ch  chan []byte // the answer frame, or nil when the connection closed
+}
+
+// newCall returns a call for end-to-end id e2e with an empty channel, from the endpoint's
+// pool when it has one.
+func (ep *endpoint) newCall(e2e uint32) *call {
+	cl, _ := ep.calls.Get().(*call)
+	if cl == nil {
+		cl = &call{ch: make(chan []byte, 1)}
+	}
+	cl.e2e = e2e
+	return cl
 }
 
 func newConn(ctx context.Context, ep *endpoint, nc net.Conn) *conn {
@@ -559,34 +572,47 @@ func (c *conn) handleAnswer(f []byte) {
 func (c *conn) roundTrip(ctx context.Context, f []byte, base bool) ([]byte, error) {
 	hbh := c.hbh.Add(1)
 	binary.BigEndian.PutUint32(f[12:16], hbh)
-	cl := &call{e2e: binary.BigEndian.Uint32(f[16:20]), ch: make(chan []byte, 1)}
+	cl := c.ep.newCall(binary.BigEndian.Uint32(f[16:20]))
 	c.mu.Lock()
 	if c.state == stateClosed || !base && c.state != stateOpen {
 		c.mu.Unlock()
+		c.ep.calls.Put(cl)
 		return nil, errNotSent
 	}
 	c.pending[hbh] = cl
 	c.mu.Unlock()
 	if err := c.write(f); err != nil {
-		c.forget(hbh)
+		if c.forget(hbh) {
+			c.ep.calls.Put(cl)
+		}
 		return nil, fmt.Errorf("%w: %w", ErrNoPeer, err)
 	}
 	select {
 	case a := <-cl.ch:
+		// The one send on cl.ch (handleAnswer or close) is done: cl is free.
+		c.ep.calls.Put(cl)
 		if a == nil {
 			return nil, fmt.Errorf("%w: connection to %s lost", ErrNoPeer, remoteString(c.nc))
 		}
 		return a, nil
 	case <-ctx.Done():
-		c.forget(hbh)
+		// Recycled only when taken out of pending here: else its answer (or the close)
+		// is being delivered and cl is left to the garbage collector.
+		if c.forget(hbh) {
+			c.ep.calls.Put(cl)
+		}
 		return nil, ctxError(ctx)
 	}
 }
 
-func (c *conn) forget(hbh uint32) {
+// forget removes the pending request hbh; false when it was no longer pending (its answer
+// or the connection's close has taken it).
+func (c *conn) forget(hbh uint32) bool {
 	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.pending[hbh]
 	delete(c.pending, hbh)
-	c.mu.Unlock()
+	return ok
 }
 
 // errNotSent reports a request not sent because its connection was closing or closed.
@@ -659,6 +685,7 @@ func (c *conn) open(info PeerInfo) bool {
 	if c.state == stateWaitCER || c.state == stateOpen {
 		c.state = stateOpen
 		c.info = info
+		c.hctx = context.WithValue(c.ctx, peerInfoKey{}, info)
 	}
 	return was
 }
@@ -861,7 +888,12 @@ func (c *conn) invokeFrame(h FrameHandler, req, buf []byte) (ans []byte, err err
 }
 
 func (c *conn) handlerContext() context.Context {
-	return context.WithValue(c.ctx, peerInfoKey{}, c.peerInfo())
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.hctx == nil { // not open: no peer identity yet
+		return context.WithValue(c.ctx, peerInfoKey{}, c.info)
+	}
+	return c.hctx
 }
 
 // recoverHandler turns a handler panic into *err (a *handlerPanic), logged with its stack.
