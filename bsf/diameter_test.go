@@ -667,14 +667,17 @@ func startHSSSim(t testing.TB, impis ...string) string {
 	return z.Listeners()[0].Addr.String()
 }
 
-// newZhBSF builds a test BSF whose VectorSource is a ZhClient towards hssAddr; its Zh logs
-// go to the BSF's log buffer.
+// newZhBSF builds a test BSF whose VectorSource is a ZhClient towards hssAddr. The
+// ZhClient is built last, from the configuration and logger the options leave: its logs go
+// to the BSF's logger (the test's log buffer unless an option replaces it).
 func newZhBSF(t testing.TB, hssAddr string, opts ...bsfOption) *testBSF {
 	t.Helper()
 	var z *ZhClient
 	opts = append([]bsfOption{func(c *Config, d *Deps) {
 		c.Zh.Timeout = 5 * time.Second
 		c.Zh.Peers = []HSSPeer{{Address: hssAddr, Host: "hss.home1.net", Transport: TransportTCP, Priority: 1}}
+	}}, opts...)
+	opts = append(opts, func(c *Config, d *Deps) {
 		log := d.Logger
 		if log == nil {
 			log = slog.New(slog.DiscardHandler)
@@ -686,7 +689,7 @@ func newZhBSF(t testing.TB, hssAddr string, opts ...bsfOption) *testBSF {
 		}
 		t.Cleanup(func() { _ = z.Close() })
 		d.VectorSource = z
-	}}, opts...)
+	})
 	tb := newTestBSF(t, opts...)
 	z.SetMetrics(tb.Metrics())
 	return tb
