@@ -16,11 +16,16 @@ import (
 // panic, whatever the stream holds, and the connection must end when the stream does.
 func FuzzServerStream(f *testing.F) {
 	d := testDict(f)
-	s := newTestServer(f, d, func(c *ServerConfig) {
+	quiet := func(c *ServerConfig) {
 		c.Logger = nil
 		c.HandshakeTimeout = time.Second
 		c.DisconnectTimeout = 50 * time.Millisecond
-	})
+	}
+	// The same stream goes to a server answering the MAR with a Handler (go-diameter's
+	// decode) and to one answering it with a FrameHandler (the frame path).
+	s := newTestServer(f, d, quiet)
+	sf := newTestServer(f, d, quiet)
+	sf.HandleFrame(diameter.AppIDZh, diameter.CmdMultimediaAuth, frameEcho(d))
 	cer := cerBytes(f, d, bsfHost, zh)
 	mar := marBytes(f, d, "fuzz")
 	f.Add(mar)
@@ -40,22 +45,25 @@ func FuzzServerStream(f *testing.F) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, stream []byte) {
-		client, server := net.Pipe()
-		s.serveConn(context.Background(), server)
-		drained := make(chan struct{})
-		go func() {
-			_, _ = io.Copy(io.Discard, client)
-			close(drained)
-		}()
-		_ = client.SetWriteDeadline(time.Now().Add(2 * time.Second))
-		_, _ = client.Write(cer)
-		_, _ = client.Write(stream)
-		_ = client.Close()
-		<-drained
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if err := s.serving.wait(ctx); err != nil {
-			t.Fatalf("connection goroutine still running: %v", err)
+		for _, s := range []*Server{s, sf} {
+			client, server := net.Pipe()
+			s.serveConn(context.Background(), server)
+			drained := make(chan struct{})
+			go func() {
+				_, _ = io.Copy(io.Discard, client)
+				close(drained)
+			}()
+			_ = client.SetWriteDeadline(time.Now().Add(2 * time.Second))
+			_, _ = client.Write(cer)
+			_, _ = client.Write(stream)
+			_ = client.Close()
+			<-drained
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			err := s.serving.wait(ctx)
+			cancel()
+			if err != nil {
+				t.Fatalf("connection goroutine still running: %v", err)
+			}
 		}
 	})
 }
