@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -93,9 +94,10 @@ func (c *bootstrapCase) quantile(p float64) float64 {
 
 // BenchmarkBootstrapZh measures one full bootstrap (Ub 401 + Ub 200, with the MAR/MAA to
 // the real hss-sim over Diameter on 127.0.0.1) at 64 in flight, for the memory and SQLite
-// session stores, next to a bare net/http server answering the same two round trips with
+// session stores (and Redis), next to a bare net/http server answering the same two round trips with
 // canned responses, one case after the other. It reports bootstraps/s, the p50/p99
-// latency of a bootstrap and the CPU time per bootstrap. For the ratios, which want the
+// latency of a bootstrap and the CPU time per bootstrap; the Redis case skips without
+// redis-server. For the ratios, which want the
 // cases measured side by side, see BenchmarkBootstrapZhRatio.
 //
 //	go test -run '^$' -bench 'BootstrapZh$' -benchtime 3000x ./bsf/
@@ -117,23 +119,33 @@ func BenchmarkBootstrapZh(b *testing.B) {
 	}
 	b.Run("baseline-nethttp", func(b *testing.B) { run(b, baselineCase(b)) })
 	b.Run("memory", func(b *testing.B) { run(b, bsfZhCase(b, "memory", nil)) })
-	b.Run("sqlite", func(b *testing.B) { run(b, bsfZhCase(b, "sqlite", benchSQLiteStore(b))) })
+	b.Run("sqlite", func(b *testing.B) { run(b, bsfZhCase(b, "sqlite", withSQLiteStore(b))) })
+	b.Run("redis", func(b *testing.B) { run(b, bsfZhCase(b, "redis", withRedisStore(b))) })
 }
 
-// benchSQLiteStore is a SQLite session store in a temporary directory.
-func benchSQLiteStore(b *testing.B) Store {
+// withSQLiteStore gives the BSF a SQLite session store in a temporary directory.
+func withSQLiteStore(b *testing.B) func(*Deps) {
 	s, err := OpenSQLiteStore(context.Background(), SQLiteConfig{Path: filepath.Join(b.TempDir(), "bsf.db")}, KEKRing{Current: testKEK()}, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = s.Close() })
-	return s
+	return func(d *Deps) { d.Store = s }
+}
+
+// withRedisStore gives the BSF a Redis session and challenge store, as several BSF
+// instances share them, on a redis-server of its own (single instance, not a cluster). It
+// skips b when redis-server is not installed.
+func withRedisStore(b *testing.B) func(*Deps) {
+	s := openTestRedis(b, []string{startRedis(b, false)}, false, nil)
+	return func(d *Deps) { d.Store, d.Challenges = s, s }
 }
 
 // BenchmarkBootstrapZhRatio is the acceptance measurement of the BSF's bootstrap rate: the
 // cases of BenchmarkBootstrapZh (a bare net/http server answering the same two round
 // trips with canned responses; full bootstraps, Ub ×2 with the MAR/MAA to the real hss-sim,
-// with the memory and the SQLite session store), each b.N bootstraps at 64 in flight, run
+// with the memory, the SQLite and, when redis-server is installed, the Redis session store),
+// each b.N bootstraps at 64 in flight, run
 // interleaved: b.N is split into ratioRounds rounds and each round runs a slice of every
 // case, the order rotating from round to round. It reports each case's bootstraps/s, the
 // p50/p99 latency of the BSF cases and their throughput ratios to the baseline
@@ -146,8 +158,12 @@ func benchSQLiteStore(b *testing.B) Store {
 func BenchmarkBootstrapZhRatio(b *testing.B) {
 	baseline := baselineCase(b)
 	memory := bsfZhCase(b, "memory", nil)
-	sqlite := bsfZhCase(b, "sqlite", benchSQLiteStore(b))
-	cases := []*bootstrapCase{baseline, memory, sqlite}
+	cases := []*bootstrapCase{baseline, memory, bsfZhCase(b, "sqlite", withSQLiteStore(b))}
+	if _, err := exec.LookPath("redis-server"); err == nil {
+		cases = append(cases, bsfZhCase(b, "redis", withRedisStore(b)))
+	} else {
+		b.Log("redis-server is not installed: no redis case")
+	}
 	for _, c := range cases { // warm-up: connections, SQLite pages, the Zh link
 		if err := c.runInFlight(2 * inFlight); err != nil {
 			b.Fatalf("%s: %v", c.name, err)
@@ -178,7 +194,7 @@ func BenchmarkBootstrapZhRatio(b *testing.B) {
 		b.ReportMetric(c.rate(), c.name+"-boots/s")
 		b.ReportMetric(c.cpuPerBoot(), c.name+"-cpu-µs/boot")
 	}
-	for _, c := range []*bootstrapCase{memory, sqlite} {
+	for _, c := range cases[1:] {
 		b.ReportMetric(c.quantile(0.50), c.name+"-p50-ms")
 		b.ReportMetric(c.quantile(0.99), c.name+"-p99-ms")
 		b.ReportMetric(c.rate()/baseline.rate(), "ratio-"+c.name)
@@ -235,10 +251,10 @@ func baselineCase(b *testing.B) *bootstrapCase {
 	}}
 }
 
-// bsfZhCase is a BSF (store, or the memory store when nil) fetching
+// bsfZhCase is a BSF (its stores set by deps; the memory stores when deps is nil) fetching
 // AVs over Zh from its own hss-sim, and one UE per worker, its USIM set up before the
 // clock starts.
-func bsfZhCase(b *testing.B, name string, store Store) *bootstrapCase {
+func bsfZhCase(b *testing.B, name string, deps func(*Deps)) *bootstrapCase {
 	impis := make([]string, inFlight)
 	for i := range impis {
 		impis[i] = fmt.Sprintf("%s%d@home1.net", name, i)
@@ -248,8 +264,8 @@ func bsfZhCase(b *testing.B, name string, store Store) *bootstrapCase {
 		c.Ub.MaxPendingChallenges = 1 << 20
 		c.Now = time.Now
 		d.Logger = slog.New(slog.DiscardHandler)
-		if store != nil {
-			d.Store = store
+		if deps != nil {
+			deps(d)
 		}
 	})
 	client := benchClient()
