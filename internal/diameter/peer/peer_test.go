@@ -504,7 +504,13 @@ func TestShutdownSendsDPR(t *testing.T) {
 		defer cancel()
 		shut <- s.Shutdown(ctx)
 	}()
-	// New requests are refused while shutting down (3004), in-flight ones complete.
+	// New requests are refused while shutting down (3004), in-flight ones complete. The
+	// request goes out once Shutdown has begun (it runs in its own goroutine).
+	for deadline := time.Now().Add(5 * time.Second); !s.stopping.Load(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("Shutdown did not begin")
+		}
+	}
 	r.send(marBytes(t, d, "during-shutdown"))
 	if rc, e := answerResult(t, r.recv()); rc != diameter.ResultTooBusy || !e {
 		t.Errorf("request during shutdown: %d E=%v, want 3004 with E", rc, e)
