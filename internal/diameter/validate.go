@@ -317,24 +317,31 @@ func (v *Validator) Decode(frame []byte) (m *diam.Message, err error) {
 	if perr := v.validate(frame); perr != nil {
 		return nil, perr
 	}
+	r, _ := v.readers.Get().(*bytes.Reader)
+	if r == nil {
+		r = new(bytes.Reader)
+	}
+	r.Reset(frame)
+	m, err = readMessage(r, v.dict)
+	r.Reset(nil)
+	v.readers.Put(r)
+	return m, err
+}
+
+// readMessage decodes one message from r with go-diameter: its errors wrapped in ErrDecode,
+// and a panic inside it recovered into such an error.
+func readMessage(r *bytes.Reader, d *dict.Parser) (m *diam.Message, err error) {
 	defer func() {
-		if r := recover(); r != nil {
+		if p := recover(); p != nil {
 			// Only a runtime error's text is quoted: another panic value could carry AVP data.
-			if re, ok := r.(runtime.Error); ok {
+			if re, ok := p.(runtime.Error); ok {
 				m, err = nil, fmt.Errorf("%w: go-diameter panicked: %v", ErrDecode, re)
 			} else {
 				m, err = nil, fmt.Errorf("%w: go-diameter panicked", ErrDecode)
 			}
 		}
 	}()
-	r, _ := v.readers.Get().(*bytes.Reader)
-	if r == nil {
-		r = new(bytes.Reader)
-	}
-	r.Reset(frame)
-	m, err = diam.ReadMessage(r, v.dict)
-	r.Reset(nil)
-	v.readers.Put(r)
+	m, err = diam.ReadMessage(r, d)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrDecode, err)
 	}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"runtime"
 	"slices"
 	"strings"
 
@@ -636,7 +635,7 @@ func (c *ZhFrameCodec) DecodeMAA(frame []byte) (*MAA, error) {
 }
 
 // zhFrameMessage is the go-diameter path's decode of frame, as Validator.Decode does it.
-func zhFrameMessage(frame []byte, d *dict.Parser) (m *diam.Message, err error) {
+func zhFrameMessage(frame []byte, d *dict.Parser) (*diam.Message, error) {
 	if d == nil {
 		return nil, fmt.Errorf("%w: nil dictionary", ErrDecode)
 	}
@@ -645,21 +644,7 @@ func zhFrameMessage(frame []byte, d *dict.Parser) (m *diam.Message, err error) {
 	if len(frame) < headerLen || int(uint24(frame[1:4])) != len(frame) {
 		return nil, fmt.Errorf("%w: not one frame of its Message Length (%d octets)", ErrDecode, len(frame))
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			// Only a runtime error's text is quoted: another panic value could carry AVP data.
-			if re, ok := r.(runtime.Error); ok {
-				m, err = nil, fmt.Errorf("%w: go-diameter panicked: %v", ErrDecode, re)
-			} else {
-				m, err = nil, fmt.Errorf("%w: go-diameter panicked", ErrDecode)
-			}
-		}
-	}()
-	m, err = diam.ReadMessage(bytes.NewReader(frame), d)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrDecode, err)
-	}
-	return m, nil
+	return readMessage(bytes.NewReader(frame), d)
 }
 
 // --- encoding ---
