@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"testing"
 	"time"
 
@@ -26,17 +25,11 @@ func frameEcho(d *dict.Parser) FrameHandler {
 		if err != nil {
 			return nil, err
 		}
-		switch userOf(m) {
-		case "panic":
-			panic("handler bug")
-		case "error":
-			return nil, errors.New("database down")
-		case "nil":
-			return nil, nil
-		case "short":
+		if userOf(m) == "short" {
 			return []byte{1, 2, 3}, nil
-		case "value":
-			return nil, fmt.Errorf("bad user: %w", &diameter.ProtocolError{ResultCode: diameter.ResultInvalidAVPValue, Reason: "user"})
+		}
+		if failed, err := handlerFailure(userOf(m)); failed {
+			return nil, err
 		}
 		a, _ := echo(ctx, m)
 		sid, _ := m.FindAVP(avp.SessionID, 0)

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -179,6 +180,23 @@ func echo(_ context.Context, req *diam.Message) (*diam.Message, error) {
 		a.AddAVP(u)
 	}
 	return a, nil
+}
+
+// handlerFailure plays the handler failure the user name asks for: "panic" panics,
+// "error" is a plain error, "nil" no answer and no error, "value" a protocol error (5004).
+// failed is false for any other user.
+func handlerFailure(user string) (failed bool, err error) {
+	switch user {
+	case "panic":
+		panic("handler bug")
+	case "error":
+		return true, errors.New("database down")
+	case "nil":
+		return true, nil
+	case "value":
+		return true, fmt.Errorf("bad user: %w", &diameter.ProtocolError{ResultCode: diameter.ResultInvalidAVPValue, Reason: "user"})
+	}
+	return false, nil
 }
 
 func resultOf(tb testing.TB, m *diam.Message) uint32 {

@@ -396,15 +396,8 @@ func TestHandlerFailures(t *testing.T) {
 	d := testDict(t)
 	s := newTestServer(t, d, nil)
 	s.Handle(diameter.AppIDZh, diameter.CmdMultimediaAuth, func(ctx context.Context, req *diam.Message) (*diam.Message, error) {
-		switch userOf(req) {
-		case "panic":
-			panic("handler bug")
-		case "error":
-			return nil, errors.New("database down")
-		case "nil":
-			return nil, nil
-		case "value":
-			return nil, fmt.Errorf("bad user: %w", &diameter.ProtocolError{ResultCode: diameter.ResultInvalidAVPValue, Reason: "user"})
+		if failed, err := handlerFailure(userOf(req)); failed {
+			return nil, err
 		}
 		return echo(ctx, req)
 	})
