@@ -602,7 +602,7 @@ func TestNewZhClientConfig(t *testing.T) {
 }
 
 // FuzzZhMAA feeds arbitrary MAA frames through the client's decode path (the peer layer's
-// validation, DecodeMAA, zhError, avFromMAA): it never panics, and an AV it accepts has the
+// validation, the ZhFrameCodec's DecodeMAA, zhError, avFromMAA): it never panics, and an AV it accepts has the
 // lengths of TS 33.102 §6.3.2.
 func FuzzZhMAA(f *testing.F) {
 	d := testDictionary(f)
@@ -627,13 +627,16 @@ func FuzzZhMAA(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
+	codec, err := diameter.NewZhFrameCodec(d)
+	if err != nil {
+		f.Fatal(err)
+	}
 	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, frame []byte) {
-		m, err := v.Decode(frame)
-		if err != nil {
+		if err := v.Validate(frame); err != nil {
 			return
 		}
-		maa, err := diameter.DecodeMAA(m)
+		maa, err := codec.DecodeMAA(frame)
 		if err != nil {
 			return
 		}
