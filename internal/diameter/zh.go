@@ -240,14 +240,6 @@ func (r MAR) Format(f fmt.State, verb rune) { formatRedacted(f, verb, r) }
 
 // Message builds the MAR: R and P flags, application 16777221, TS 29.109 §6.1.1.
 func (r *MAR) Message(d *dict.Parser) (*diam.Message, error) {
-	if m := r.messageFast(d); m != nil { // see zh_fast_bsf.go
-		return m, nil
-	}
-	return r.message(d)
-}
-
-// message is the general MAR encoder (messageFast gives the same message).
-func (r *MAR) message(d *dict.Parser) (*diam.Message, error) {
 	e := newEncoder(d, AppIDZh, "MAR")
 	e.require("Session-Id", r.SessionID == "")
 	e.require("Origin-Host", r.OriginHost == "")
@@ -276,11 +268,8 @@ func DecodeMAR(m *diam.Message) (r *MAR, err error) {
 		return nil, err
 	}
 	r = &MAR{HeaderIDs: headerIDs(m)}
-	if !decodeMARFast(m, r) { // see zh_fast.go
-		r = &MAR{HeaderIDs: headerIDs(m)}
-		if err := unmarshalAVPs(m, r); err != nil {
-			return nil, fmt.Errorf("%w: MAR: %v", ErrMalformed, err)
-		}
+	if err := unmarshalAVPs(m, r); err != nil {
+		return nil, fmt.Errorf("%w: MAR: %v", ErrMalformed, err)
 	}
 	if r.GUSSTimestamp, err = timeAVP(m, "GUSS-Timestamp", AVPGUSSTimestamp); err != nil {
 		return nil, err
@@ -332,14 +321,6 @@ func (a MAA) Format(f fmt.State, verb rune) { formatRedacted(f, verb, a) }
 // Message builds the MAA: P flag (and E for a 3xxx Result-Code), application 16777221,
 // TS 29.109 §6.1.2.
 func (a *MAA) Message(d *dict.Parser) (*diam.Message, error) {
-	if m := a.messageFast(d); m != nil { // see zh_fast.go
-		return m, nil
-	}
-	return a.message(d)
-}
-
-// message is the general MAA encoder (messageFast gives the same message).
-func (a *MAA) message(d *dict.Parser) (*diam.Message, error) {
 	e := newEncoder(d, AppIDZh, "MAA")
 	e.require("Session-Id", a.SessionID == "")
 	e.require("Origin-Host", a.OriginHost == "")
@@ -382,11 +363,8 @@ func DecodeMAA(m *diam.Message) (a *MAA, err error) {
 		return nil, err
 	}
 	a = &MAA{HeaderIDs: headerIDs(m)}
-	if !decodeMAAFast(m, a) { // see zh_fast_bsf.go
-		a = &MAA{HeaderIDs: headerIDs(m)}
-		if err := unmarshalAVPs(m, a); err != nil {
-			return nil, fmt.Errorf("%w: MAA: %v", ErrMalformed, err)
-		}
+	if err := unmarshalAVPs(m, a); err != nil {
+		return nil, fmt.Errorf("%w: MAA: %v", ErrMalformed, err)
 	}
 	if a.FailedAVP, err = failedAVPs(m); err != nil {
 		return nil, err

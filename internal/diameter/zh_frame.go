@@ -143,7 +143,7 @@ func NewZhFrameCodec(d *dict.Parser) (*ZhFrameCodec, error) {
 }
 
 // byCode reports whether the definition go-diameter finds for def's code and vendor
-// (FindAVPByCode in application Zh, as its decoder and fastEncoder look it up) is def's.
+// (FindAVPByCode in application Zh, as its decoder looks it up) is def's.
 // On a codec from NewZhFrameCodec it only reads.
 func (c *ZhFrameCodec) byCode(def zhDef) bool {
 	if c.d == nil {
@@ -164,7 +164,7 @@ func (c *ZhFrameCodec) byCode(def zhDef) bool {
 	return s&zsCodeOK != 0
 }
 
-// byName reports byCode and whether the general encoder's lookup by name (FindAVP) gives a
+// byName reports byCode and whether the encoder's lookup by name (FindAVP) gives a
 // definition with the same code, vendor, type and flags. On a codec from NewZhFrameCodec
 // it only reads.
 func (c *ZhFrameCodec) byName(def zhDef) bool {
@@ -185,7 +185,7 @@ func (c *ZhFrameCodec) byName(def zhDef) bool {
 	return s&zsNameOK != 0
 }
 
-// defFlags are the AVP flags fastEncoder and the general encoder give an AVP of definition
+// defFlags are the AVP flags the encoder (Message) gives an AVP of definition
 // da: V when it has a Vendor-ID, M when its must flags hold M (RFC 6733 §4.1).
 func defFlags(da *dict.AVP) uint8 {
 	var f uint8
@@ -245,8 +245,8 @@ func nextAVP(b []byte) (code, vendor uint32, data, rest []byte, ok bool) {
 }
 
 // zhView is what a frame walk found: for each definition the data of its first AVP (the
-// first AVP of a code with the Vendor-ID the code has wins, as in decodeMARFast and
-// decodeMAAFast), aliasing the frame; nil is absent. Members of the groups read into
+// first AVP of a code with the Vendor-ID the code has wins, as go-diameter's Unmarshal in
+// DecodeMAR and DecodeMAA reads them), aliasing the frame; nil is absent. Members of the groups read into
 // uint32s are kept decoded.
 type zhView struct {
 	seen   uint32 // bit i: definition i was seen
@@ -273,8 +273,8 @@ func defMask(ds ...zhDef) uint32 {
 	return m
 }
 
-// The top-level AVPs each command's decoder reads (decodeMARFast with GUSS-Timestamp as
-// DecodeMAR reads it; decodeMAAFast), TS 29.109 §6.1.1 and §6.1.2, and the members of
+// The top-level AVPs each command's decoder reads (DecodeMAR, DecodeMAA), TS 29.109
+// §6.1.1 and §6.1.2, and the members of
 // SIP-Auth-Data-Item, TS 29.229 §6.3.13.
 var (
 	marTopDefs = defMask(zdSessionID, zdVSAI, zdOriginHost, zdOriginRealm, zdDestinationRealm,
@@ -286,7 +286,7 @@ var (
 )
 
 // defOf returns the definition that an AVP of this code and Vendor-ID is read as: only the
-// Vendor-ID the code has counts (RFC 6733 §4.1; see vendorMatches).
+// Vendor-ID the code has counts (RFC 6733 §4.1; DM.5 in specs/decisions.md).
 func defOf(code, vendor uint32) (zhDef, bool) {
 	var def zhDef
 	switch code {
@@ -401,7 +401,7 @@ func (c *ZhFrameCodec) walk(b []byte, want uint32, v *zhView) bool {
 
 // walkPair reads a Grouped AVP of Vendor-Id and another Unsigned32 member (second):
 // Vendor-Specific-Application-Id (RFC 6733 §6.11) or Experimental-Result (RFC 6733 §7.6),
-// the first of each member winning (decodeUnsigned32PairFast).
+// the first of each member winning, as Unmarshal reads them.
 func (c *ZhFrameCodec) walkPair(b []byte, second zhDef, vendorID, dst *uint32) bool {
 	var seenVendor, seenSecond bool
 	for len(b) > 0 {
@@ -683,21 +683,21 @@ func (c *ZhFrameCodec) AppendMAR(b []byte, r *MAR) ([]byte, error) {
 	return appendMessage(b, r, c.d)
 }
 
-// appendMARDirect appends r as messageFast builds it, or reports false where messageFast
-// would decline (a missing required field, a GUSS-Timestamp outside the Diameter time
-// window, a definition of the dictionary that is not the one assumed): Message then
-// builds it or reports the error.
+// appendMARDirect appends r as Message builds it, or reports false where the codec leaves it
+// to Message (a missing required field, a GUSS-Timestamp outside the Diameter time window, a
+// definition of the dictionary that is not the one assumed, by code or by name): Message
+// then builds it or reports the error.
 func (c *ZhFrameCodec) appendMARDirect(b []byte, r *MAR) ([]byte, bool) {
 	if r.SessionID == "" || r.OriginHost == "" || r.OriginRealm == "" || r.DestinationRealm == "" ||
-		!c.headUsable(false) || !c.byCode(zdDestinationRealm) ||
-		(r.DestinationHost != "" && !c.byCode(zdDestinationHost)) ||
-		!c.userUsable(r.IMPI, r.IMPU, r.SIPAuthDataItem, false) {
+		!c.headUsable() || !c.byName(zdDestinationRealm) ||
+		(r.DestinationHost != "" && !c.byName(zdDestinationHost)) ||
+		!c.userUsable(r.IMPI, r.IMPU, r.SIPAuthDataItem) {
 		return b, false
 	}
 	var ts uint32
 	if !r.GUSSTimestamp.IsZero() {
 		v, err := TimeToDiameter(r.GUSSTimestamp)
-		if err != nil || !c.byCode(zdGUSSTimestamp) {
+		if err != nil || !c.byName(zdGUSSTimestamp) {
 			return b, false
 		}
 		ts = v
@@ -732,11 +732,10 @@ func (c *ZhFrameCodec) AppendMAA(b []byte, a *MAA) ([]byte, error) {
 	return appendMessage(b, a, c.d)
 }
 
-// appendMAADirect appends a as Message builds it (messageFast for a Result-Code, the
-// general encoder for an Experimental-Result), or reports false where the codec leaves it
+// appendMAADirect appends a as Message builds it, or reports false where the codec leaves it
 // to Message (see maaDirect).
 func (c *ZhFrameCodec) appendMAADirect(b []byte, a *MAA) ([]byte, bool) {
-	general, ok := c.maaDirect(a)
+	experimental, ok := c.maaDirect(a)
 	if !ok {
 		return b, false
 	}
@@ -749,7 +748,7 @@ func (c *ZhFrameCodec) appendMAADirect(b []byte, a *MAA) ([]byte, bool) {
 	}
 	b = appendFrameHeader(b, flags, a.HeaderIDs)
 	b = c.appendHead(b, a.SessionID, a.VendorSpecificApplicationID)
-	if general {
+	if experimental {
 		// Experimental-Result, RFC 6733 §7.6: { Vendor-Id } { Experimental-Result-Code }.
 		g := len(b)
 		b = c.appendHeader(b, zdExperimentalResult, 0)
@@ -768,43 +767,34 @@ func (c *ZhFrameCodec) appendMAADirect(b []byte, a *MAA) ([]byte, bool) {
 	return b, true
 }
 
-// maaDirect reports whether the codec builds a itself (else Message does), and whether as
-// the general encoder does (an MAA with Experimental-Result, whose definitions that
-// encoder finds by name: the codec builds it only when those are the ones found by code).
-// Exactly one of Result-Code and Experimental-Result, RFC 6733 §7.6 (answerResult).
-func (c *ZhFrameCodec) maaDirect(a *MAA) (general, ok bool) {
+// maaDirect reports whether the codec builds a itself (else Message does: a missing
+// required field, a Failed-AVP, a definition of the dictionary that is not the one assumed,
+// by code or by name), and whether a carries Experimental-Result rather than Result-Code:
+// exactly one of them, RFC 6733 §7.6 (answerResult).
+func (c *ZhFrameCodec) maaDirect(a *MAA) (experimental, ok bool) {
 	if a.SessionID == "" || a.OriginHost == "" || a.OriginRealm == "" || len(a.FailedAVP) > 0 ||
 		(a.ResultCode == 0) == (a.ExperimentalResult == nil) {
 		return false, false
 	}
-	if general = a.ExperimentalResult != nil; general {
+	if experimental = a.ExperimentalResult != nil; experimental {
 		if a.ExperimentalResult.ExperimentalResultCode == 0 || !c.byName(zdExperimentalResult) ||
 			!c.byName(zdVendorID) || !c.byName(zdExperimentalResultCode) {
 			return true, false
 		}
-	} else if !c.byCode(zdResultCode) {
+	} else if !c.byName(zdResultCode) {
 		return false, false
 	}
-	ok = c.headUsable(general) && c.userUsable(a.IMPI, a.IMPU, a.SIPAuthDataItem, general) &&
-		(a.GUSS == nil || c.usable(zdGBAUserSecSettings, general))
-	return general, ok
-}
-
-// usable reports whether the codec writes AVPs of def: by the definition found by code
-// (fastEncoder), and for the general encoder also by name.
-func (c *ZhFrameCodec) usable(def zhDef, general bool) bool {
-	if general {
-		return c.byName(def)
-	}
-	return c.byCode(def)
+	ok = c.headUsable() && c.userUsable(a.IMPI, a.IMPU, a.SIPAuthDataItem) &&
+		(a.GUSS == nil || c.byName(zdGBAUserSecSettings))
+	return experimental, ok
 }
 
 // headUsable: Session-Id, Vendor-Specific-Application-Id and its members,
 // Auth-Session-State, Origin-Host and Origin-Realm.
-func (c *ZhFrameCodec) headUsable(general bool) bool {
+func (c *ZhFrameCodec) headUsable() bool {
 	for _, d := range [...]zhDef{zdSessionID, zdVSAI, zdVendorID, zdAuthApplicationID,
 		zdAuthSessionState, zdOriginHost, zdOriginRealm} {
-		if !c.usable(d, general) {
+		if !c.byName(d) {
 			return false
 		}
 	}
@@ -813,21 +803,21 @@ func (c *ZhFrameCodec) headUsable(general bool) bool {
 
 // userUsable: User-Name, Public-Identity and SIP-Auth-Data-Item with its members, each
 // when present.
-func (c *ZhFrameCodec) userUsable(impi, impu string, it *SIPAuthDataItem, general bool) bool {
-	if (impi != "" && !c.usable(zdUserName, general)) || (impu != "" && !c.usable(zdPublicIdentity, general)) {
+func (c *ZhFrameCodec) userUsable(impi, impu string, it *SIPAuthDataItem) bool {
+	if (impi != "" && !c.byName(zdUserName)) || (impu != "" && !c.byName(zdPublicIdentity)) {
 		return false
 	}
 	if it == nil {
 		return true
 	}
-	return c.usable(zdSIPAuthDataItem, general) &&
-		(it.ItemNumber == nil || c.usable(zdSIPItemNumber, general)) &&
-		(it.AuthenticationScheme == "" || c.usable(zdSIPAuthenticationScheme, general)) &&
-		(it.Authenticate == nil || c.usable(zdSIPAuthenticate, general)) &&
-		(it.Authorization == nil || c.usable(zdSIPAuthorization, general)) &&
-		(it.AuthenticationContext == nil || c.usable(zdSIPAuthenticationContext, general)) &&
-		(it.CK == nil || c.usable(zdConfidentialityKey, general)) &&
-		(it.IK == nil || c.usable(zdIntegrityKey, general))
+	return c.byName(zdSIPAuthDataItem) &&
+		(it.ItemNumber == nil || c.byName(zdSIPItemNumber)) &&
+		(it.AuthenticationScheme == "" || c.byName(zdSIPAuthenticationScheme)) &&
+		(it.Authenticate == nil || c.byName(zdSIPAuthenticate)) &&
+		(it.Authorization == nil || c.byName(zdSIPAuthorization)) &&
+		(it.AuthenticationContext == nil || c.byName(zdSIPAuthenticationContext)) &&
+		(it.CK == nil || c.byName(zdConfidentialityKey)) &&
+		(it.IK == nil || c.byName(zdIntegrityKey))
 }
 
 // appendMessage is the go-diameter path: Message, then Serialize, the Message Length set
@@ -926,7 +916,7 @@ func (c *ZhFrameCodec) appendUnsigned32(b []byte, def zhDef, v uint32) []byte {
 }
 
 // appendHead appends Session-Id and Vendor-Specific-Application-Id (3GPP/Zh when v is
-// zero), TS 29.109 §6.1, as fastEncoder's head does.
+// zero), TS 29.109 §6.1, as Message writes them.
 func (c *ZhFrameCodec) appendHead(b []byte, sessionID string, v VendorSpecificApplicationID) []byte {
 	b = c.appendString(b, zdSessionID, sessionID)
 	if v == (VendorSpecificApplicationID{}) {
@@ -949,7 +939,7 @@ func (c *ZhFrameCodec) appendOrigin(b []byte, host, realm string) []byte {
 }
 
 // appendUser appends User-Name, Public-Identity and SIP-Auth-Data-Item (TS 29.229
-// §6.3.13), each when present, as fastEncoder's user does.
+// §6.3.13), each when present, as Message writes them.
 func (c *ZhFrameCodec) appendUser(b []byte, impi, impu string, it *SIPAuthDataItem) []byte {
 	if impi != "" {
 		b = c.appendString(b, zdUserName, impi)
