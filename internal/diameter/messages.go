@@ -284,6 +284,20 @@ func checkCommand(m *diam.Message, name string, app, code uint32, request bool) 
 	return nil
 }
 
+// decodeAVPs is what the Decode functions share: the command check (checkCommand), the
+// header ids into *ids, and the avp-tagged fields of dst (unmarshalAVPs); the caller then
+// reads what Unmarshal cannot (Time, Failed-AVP).
+func decodeAVPs(m *diam.Message, name string, app, code uint32, request bool, dst any, ids *HeaderIDs) error {
+	if err := checkCommand(m, name, app, code, request); err != nil {
+		return err
+	}
+	*ids = headerIDs(m)
+	if err := unmarshalAVPs(m, dst); err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrMalformed, name, err)
+	}
+	return nil
+}
+
 // unmarshalAVPs fills the avp-tagged fields of dst with go-diameter's Message.Unmarshal. That
 // indexes AVPs by code alone, so AVPs whose vendor differs from the one the code has in our
 // dictionary are set aside first (RFC 6733 §4.1: code and Vendor-ID together name an AVP);

@@ -264,12 +264,9 @@ func (r *MAR) Message(d *dict.Parser) (*diam.Message, error) {
 // an error wrapping ErrMalformed.
 func DecodeMAR(m *diam.Message) (r *MAR, err error) {
 	defer recoverDecode("MAR", &r, &err)
-	if err := checkCommand(m, "MAR", AppIDZh, CmdMultimediaAuth, true); err != nil {
+	r = new(MAR)
+	if err := decodeAVPs(m, "MAR", AppIDZh, CmdMultimediaAuth, true, r, &r.HeaderIDs); err != nil {
 		return nil, err
-	}
-	r = &MAR{HeaderIDs: headerIDs(m)}
-	if err := unmarshalAVPs(m, r); err != nil {
-		return nil, fmt.Errorf("%w: MAR: %v", ErrMalformed, err)
 	}
 	if r.GUSSTimestamp, err = timeAVP(m, "GUSS-Timestamp", AVPGUSSTimestamp); err != nil {
 		return nil, err
@@ -359,12 +356,9 @@ func (a *MAA) Err() error {
 // for the outcome. It never panics.
 func DecodeMAA(m *diam.Message) (a *MAA, err error) {
 	defer recoverDecode("MAA", &a, &err)
-	if err := checkCommand(m, "MAA", AppIDZh, CmdMultimediaAuth, false); err != nil {
+	a = new(MAA)
+	if err := decodeAVPs(m, "MAA", AppIDZh, CmdMultimediaAuth, false, a, &a.HeaderIDs); err != nil {
 		return nil, err
-	}
-	a = &MAA{HeaderIDs: headerIDs(m)}
-	if err := unmarshalAVPs(m, a); err != nil {
-		return nil, fmt.Errorf("%w: MAA: %v", ErrMalformed, err)
 	}
 	if a.FailedAVP, err = failedAVPs(m); err != nil {
 		return nil, err

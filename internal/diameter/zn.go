@@ -85,12 +85,9 @@ func (r *BIR) Message(d *dict.Parser) (*diam.Message, error) {
 // Validator.Validate on the frame first). It never panics.
 func DecodeBIR(m *diam.Message) (r *BIR, err error) {
 	defer recoverDecode("BIR", &r, &err)
-	if err := checkCommand(m, "BIR", AppIDZn, CmdBootstrappingInfo, true); err != nil {
+	r = new(BIR)
+	if err := decodeAVPs(m, "BIR", AppIDZn, CmdBootstrappingInfo, true, r, &r.HeaderIDs); err != nil {
 		return nil, err
-	}
-	r = &BIR{HeaderIDs: headerIDs(m)}
-	if err := unmarshalAVPs(m, r); err != nil {
-		return nil, fmt.Errorf("%w: BIR: %v", ErrMalformed, err)
 	}
 	if r.RequestedKeyLifetime, err = timeAVP(m, "Requested-Key-Lifetime", AVPRequestedKeyLifetime); err != nil {
 		return nil, err
@@ -190,12 +187,9 @@ func (a *BIA) Err() error {
 // for the outcome. It never panics.
 func DecodeBIA(m *diam.Message) (a *BIA, err error) {
 	defer recoverDecode("BIA", &a, &err)
-	if err := checkCommand(m, "BIA", AppIDZn, CmdBootstrappingInfo, false); err != nil {
+	a = new(BIA)
+	if err := decodeAVPs(m, "BIA", AppIDZn, CmdBootstrappingInfo, false, a, &a.HeaderIDs); err != nil {
 		return nil, err
-	}
-	a = &BIA{HeaderIDs: headerIDs(m)}
-	if err := unmarshalAVPs(m, a); err != nil {
-		return nil, fmt.Errorf("%w: BIA: %v", ErrMalformed, err)
 	}
 	if a.KeyExpiryTime, err = timeAVP(m, "Key-ExpiryTime", AVPKeyExpiryTime); err != nil {
 		return nil, err
