@@ -249,8 +249,11 @@ func TestRunPrecedence(t *testing.T) {
 	const base = "store:\n  backend: memory\n"
 	znTLS := write("zn.yaml", base+"zn:\n  tls:\n    cert_file: "+missing+"\n    key_file: "+missing+"\n")
 	zhTLS := write("zh.yaml", base+"zh:\n  tls:\n    ca_file: "+missing+"\n")
-	open := write("open.yaml", base+"zn:\n  open: true\n  nafs: {}\n")
-	closed := write("closed.yaml", base+"zn:\n  nafs: {}\n")
+	// The started cases listen on ephemeral ports only: the default Zn port may be taken by a
+	// parallel test binary.
+	const anyPort = "  listen_tcp: [\"127.0.0.1:0\"]\n"
+	open := write("open.yaml", base+"zn:\n  open: true\n  nafs: {}\n"+anyPort)
+	closed := write("closed.yaml", base+"zn:\n  nafs: {}\n"+anyPort)
 	for _, tc := range []struct {
 		args []string
 		code int
