@@ -27,6 +27,7 @@ import (
 	"github.com/opengba/opengba/internal/diameter/peer"
 	"github.com/opengba/opengba/internal/digest"
 	"github.com/opengba/opengba/internal/gba"
+	"github.com/opengba/opengba/internal/testlog"
 )
 
 // This file holds what the Zh and Zn tests share: a hand-written Diameter codec (RFC 6733
@@ -413,36 +414,7 @@ func testDictionary(t testing.TB) *dict.Parser {
 }
 
 // testLog writes to the test's log until it ends (goroutines may outlive it).
-func testLog(t testing.TB) *slog.Logger {
-	tt, ok := t.(*testing.T)
-	if !ok {
-		return slog.New(slog.DiscardHandler)
-	}
-	w := &stoppableWriter{w: tt.Output()}
-	tt.Cleanup(w.stop)
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-type stoppableWriter struct {
-	mu      sync.Mutex
-	w       io.Writer
-	stopped bool
-}
-
-func (s *stoppableWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.stopped {
-		return len(p), nil
-	}
-	return s.w.Write(p)
-}
-
-func (s *stoppableWriter) stop() {
-	s.mu.Lock()
-	s.stopped = true
-	s.mu.Unlock()
-}
+func testLog(t testing.TB) *slog.Logger { return testlog.New(t) }
 
 // newFakeZh starts an HSS answering every MAR with the TS 35.208 set 1 vector (unless
 // answer is set) on 127.0.0.1.

@@ -20,7 +20,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -34,6 +33,7 @@ import (
 	"github.com/opengba/opengba/internal/aka"
 	"github.com/opengba/opengba/internal/diameter"
 	"github.com/opengba/opengba/internal/diameter/peer"
+	"github.com/opengba/opengba/internal/testlog"
 )
 
 const bsfHost = "bsf.home1.net"
@@ -49,36 +49,7 @@ func zhDict(t testing.TB) *dict.Parser {
 
 // zhTestLogger writes to the test log until the test ends (connection goroutines may log
 // after it).
-func zhTestLogger(t testing.TB) *slog.Logger {
-	tt, ok := t.(*testing.T)
-	if !ok {
-		return slog.New(slog.DiscardHandler)
-	}
-	w := &stopWriter{w: tt.Output()}
-	t.Cleanup(w.stop)
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-type stopWriter struct {
-	mu      sync.Mutex
-	w       io.Writer
-	stopped bool
-}
-
-func (s *stopWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.stopped {
-		return len(p), nil
-	}
-	return s.w.Write(p)
-}
-
-func (s *stopWriter) stop() {
-	s.mu.Lock()
-	s.stopped = true
-	s.mu.Unlock()
-}
+func zhTestLogger(t testing.TB) *slog.Logger { return testlog.New(t) }
 
 func zhConfig() DiameterConfig {
 	return DiameterConfig{ListenTCP: []string{"127.0.0.1:0"}, OriginHost: zhHost, OriginRealm: zhRealm, Open: true}

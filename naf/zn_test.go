@@ -26,6 +26,7 @@ import (
 	"github.com/opengba/opengba/internal/diameter"
 	"github.com/opengba/opengba/internal/diameter/peer"
 	"github.com/opengba/opengba/internal/gba"
+	"github.com/opengba/opengba/internal/testlog"
 	"github.com/opengba/opengba/naf"
 	"github.com/opengba/opengba/naf/naftest"
 )
@@ -55,27 +56,8 @@ func znDict(tb testing.TB) *dict.Parser {
 
 // znLogger writes slog JSON into w until the test ends (peer goroutines may log after it).
 func znLogger(tb testing.TB, w io.Writer, level slog.Level) *slog.Logger {
-	sw := &stopWriter{w: w}
-	tb.Cleanup(sw.stop)
-	return slog.New(slog.NewJSONHandler(sw, &slog.HandlerOptions{Level: level}))
+	return slog.New(slog.NewJSONHandler(testlog.Writer(tb, w), &slog.HandlerOptions{Level: level}))
 }
-
-type stopWriter struct {
-	mu      sync.Mutex
-	w       io.Writer
-	stopped bool
-}
-
-func (s *stopWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.stopped {
-		return len(p), nil
-	}
-	return s.w.Write(p)
-}
-
-func (s *stopWriter) stop() { s.mu.Lock(); s.stopped = true; s.mu.Unlock() }
 
 // tapListener records every octet its connections read: the frames the BSF received.
 type tapListener struct {

@@ -20,6 +20,7 @@ import (
 	"github.com/fiorix/go-diameter/v4/diam/dict"
 
 	"github.com/opengba/opengba/internal/diameter"
+	"github.com/opengba/opengba/internal/testlog"
 )
 
 const (
@@ -39,39 +40,9 @@ func testDict(tb testing.TB) *dict.Parser {
 	return d
 }
 
-// testLogger logs to the test's output until the test has finished; connection goroutines
-// that outlive the test (a peer closing after Cleanup) then write nowhere instead of making
-// the testing package panic.
-func testLogger(tb testing.TB) *slog.Logger {
-	t, ok := tb.(*testing.T)
-	if !ok {
-		return slog.New(slog.DiscardHandler)
-	}
-	w := &testWriter{w: t.Output()}
-	t.Cleanup(w.stop)
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-type testWriter struct {
-	mu      sync.Mutex
-	w       io.Writer
-	stopped bool
-}
-
-func (tw *testWriter) Write(p []byte) (int, error) {
-	tw.mu.Lock()
-	defer tw.mu.Unlock()
-	if tw.stopped {
-		return len(p), nil
-	}
-	return tw.w.Write(p)
-}
-
-func (tw *testWriter) stop() {
-	tw.mu.Lock()
-	tw.stopped = true
-	tw.mu.Unlock()
-}
+// testLogger logs to the test's output until the test has finished (connection goroutines
+// may outlive it).
+func testLogger(tb testing.TB) *slog.Logger { return testlog.New(tb) }
 
 func serverConfig(tb testing.TB, d *dict.Parser) ServerConfig {
 	return ServerConfig{
