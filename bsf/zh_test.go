@@ -17,6 +17,7 @@ import (
 	"github.com/fiorix/go-diameter/v4/diam/avp"
 
 	"github.com/opengba/opengba/internal/diameter"
+	"github.com/opengba/opengba/internal/testcert"
 )
 
 const testIMPI = "user1_private@home1.net"
@@ -538,7 +539,7 @@ func TestZhClientCapabilitiesAndDPR(t *testing.T) {
 // TestZhClientTLS: with ZhOptions.TLS the client runs TLS before the CER (RFC 6733 §2.1,
 // §13.1) and checks the HSS certificate.
 func TestZhClientTLS(t *testing.T) {
-	cert, pool := selfSignedCert(t)
+	cert, pool := testcert.SelfSigned(t, "bsf.opengba.test")
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -4,15 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"fmt"
-	"math/big"
 	"net"
 	"slices"
 	"strings"
@@ -21,6 +15,7 @@ import (
 
 	"github.com/opengba/opengba/internal/diameter"
 	"github.com/opengba/opengba/internal/gba"
+	"github.com/opengba/opengba/internal/testcert"
 )
 
 const nafHost = "naf.home1.net" // Origin-Host and FQDN of the NAF in testConfig
@@ -399,7 +394,7 @@ func TestZnShutdown(t *testing.T) {
 // TestZnTLS: with a TLS configuration the TCP listener speaks TLS before the CER
 // (RFC 6733 §2.1, §13.1).
 func TestZnTLS(t *testing.T) {
-	cert, pool := selfSignedCert(t)
+	cert, pool := testcert.SelfSigned(t, "bsf.opengba.test")
 	tb := newTestBSF(t)
 	tb.hss.add(t, impi1, nil, time.Time{})
 	z, addr := startZn(t, tb, ZnOptions{TLS: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}})
@@ -427,34 +422,6 @@ func TestZnTLS(t *testing.T) {
 	if m, err := p.tryRead(2 * time.Second); err == nil && m.code == rawCER {
 		t.Error("a CEA over plain TCP on a TLS listener")
 	}
-}
-
-func selfSignedCert(t *testing.T) (tls.Certificate, *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "bsf.opengba.test"},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(c)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, pool
 }
 
 func TestNewZnServerConfig(t *testing.T) {

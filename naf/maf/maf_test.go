@@ -2,17 +2,11 @@ package maf
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"log/slog"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -25,6 +19,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/opengba/opengba/internal/gba"
+	"github.com/opengba/opengba/internal/testcert"
 )
 
 const (
@@ -327,7 +322,7 @@ func TestNewAPIValidates(t *testing.T) {
 
 // TestAPIMutualTLS provisions with a client certificate instead of a token.
 func TestAPIMutualTLS(t *testing.T) {
-	ca, caKey := newCA(t)
+	ca := testcert.NewCA(t)
 	clk := newClock()
 	m, _ := New(NewMemoryStore(), Config{KEK: kek, Now: clk.Now})
 	api, err := NewAPI(m, APIConfig{MEFAuth: MEFAuthMTLS, MEFClientNames: []string{"mef.sp.example"}, CSEToken: cseToken})
@@ -335,15 +330,13 @@ func TestAPIMutualTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv := httptest.NewUnstartedServer(api.Handler())
-	pool := x509.NewCertPool()
-	pool.AddCert(ca)
-	srv.TLS = &tls.Config{ClientCAs: pool, ClientAuth: tls.VerifyClientCertIfGiven}
+	srv.TLS = &tls.Config{ClientCAs: ca.Pool, ClientAuth: tls.VerifyClientCertIfGiven}
 	srv.StartTLS()
 	defer srv.Close()
 	rootTLS := srv.Client().Transport.(*http.Transport).TLSClientConfig
 
 	mk := func(cn string) *Client {
-		cert := leaf(t, ca, caKey, cn)
+		cert := ca.Issue(t, cn)
 		cfg := rootTLS.Clone()
 		cfg.Certificates = []tls.Certificate{cert}
 		c, err := NewClient(ClientConfig{URL: srv.URL, TLS: cfg})
@@ -363,35 +356,6 @@ func TestAPIMutualTLS(t *testing.T) {
 	if err := noCert.Provision(t.Context(), e); !errors.Is(err, ErrRejected) {
 		t.Fatalf("no certificate: %v, want ErrRejected", err)
 	}
-}
-
-func newCA(t *testing.T) (*x509.Certificate, *ecdsa.PrivateKey) {
-	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tpl, tpl, &k.PublicKey, k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, _ := x509.ParseCertificate(der)
-	return c, k
-}
-
-func leaf(t *testing.T, ca *x509.Certificate, caKey *ecdsa.PrivateKey, cn string) tls.Certificate {
-	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: cn}, DNSNames: []string{cn},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tpl, ca, &k.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: k}
 }
 
 func TestSealNoKeyInErrors(t *testing.T) {
