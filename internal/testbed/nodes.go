@@ -137,14 +137,20 @@ func (tb *Testbed) startHSS(ctx context.Context) (_ *hssNode, err error) {
 	srv := newHTTPServer(api.Handler(), log)
 	n := &hssNode{store: store, zh: zh, api: srv, done: tb.serveHTTP(NodeHSS, srv, ln)}
 	tb.addr.HSSZh, tb.addr.HSSProvisioning = zl[0].Addr.String(), ln.Addr().String()
+	tb.watch(NodeHSS, zh.Err(), n.done)
+	return n, nil
+}
+
+// watch fails the testbed with the first error a Diameter server reports on errc (its
+// listener died) while the node is up.
+func (tb *Testbed) watch(node Node, errc <-chan error, done <-chan struct{}) {
 	go func() {
 		select {
-		case err := <-zh.Err():
-			tb.fail(fmt.Errorf("testbed: %s: %w", NodeHSS, err))
-		case <-n.done:
+		case err := <-errc:
+			tb.fail(fmt.Errorf("testbed: %s: %w", node, err))
+		case <-done:
 		}
 	}()
-	return n, nil
 }
 
 func (n *hssNode) stop() error {
@@ -237,13 +243,7 @@ func (tb *Testbed) startBSF(ctx context.Context) (_ *bsfNode, err error) {
 			tb.fail(fmt.Errorf("testbed: %s: %w", NodeBSF, err))
 		}
 	}()
-	go func() {
-		select {
-		case err := <-zn.Err():
-			tb.fail(fmt.Errorf("testbed: %s: %w", NodeBSF, err))
-		case <-n.done:
-		}
-	}()
+	tb.watch(NodeBSF, zn.Err(), n.done)
 	return n, nil
 }
 
