@@ -22,6 +22,7 @@ import (
 
 	"github.com/opengba/opengba/internal/aka"
 	"github.com/opengba/opengba/internal/digest"
+	"github.com/opengba/opengba/internal/testlog"
 	"github.com/opengba/opengba/specs"
 )
 
@@ -228,22 +229,8 @@ type testBSF struct {
 	logs  *syncBuffer
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer collects the output of concurrent writers.
+type syncBuffer = testlog.Buffer
 
 // testEpoch is 24 h before the lifetime of the TS 24.109 Annex A example body.
 func testEpoch() time.Time { return time.Date(2020, 10, 27, 23, 36, 26, 0, time.UTC) }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/opengba/opengba/internal/digest"
 	"github.com/opengba/opengba/internal/gba"
+	"github.com/opengba/opengba/internal/testlog"
 	"github.com/opengba/opengba/naf"
 	"github.com/opengba/opengba/naf/naftest"
 )
@@ -85,22 +86,8 @@ type seenRequest struct {
 	body    []byte
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer collects the output of concurrent writers.
+type syncBuffer = testlog.Buffer
 
 type rigOption func(*naf.UaConfig)
 

@@ -11,12 +11,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/opengba/opengba/internal/diameter"
 	"github.com/opengba/opengba/internal/diameter/peer"
+	"github.com/opengba/opengba/internal/testlog"
 )
 
 func TestRunCheck(t *testing.T) {
@@ -50,23 +50,8 @@ func TestRunCheck(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for the concurrent writes of loggers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer collects the output of concurrent writers.
+type syncBuffer = testlog.Buffer
 
 func freeAddr(t *testing.T) string {
 	t.Helper()

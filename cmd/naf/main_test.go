@@ -11,9 +11,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
+	"github.com/opengba/opengba/internal/testlog"
 	"github.com/opengba/opengba/naf"
 	"github.com/opengba/opengba/naf/mef"
 	"github.com/opengba/opengba/naf/naftest"
@@ -22,17 +22,8 @@ import (
 
 const example = "../../naf/naf.example.yaml"
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+// syncBuffer collects the output of concurrent writers.
+type syncBuffer = testlog.Buffer
 
 func testEnv(t *testing.T, extra map[string]string) (env, *syncBuffer, *syncBuffer) {
 	dir := t.TempDir()

@@ -11,12 +11,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/opengba/opengba/internal/testlog"
 	"github.com/opengba/opengba/ue"
 )
 
@@ -429,23 +429,8 @@ func TestSecretRedacts(t *testing.T) {
 	}
 }
 
-// syncWriter collects the logs of concurrent loggers.
-type syncWriter struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (w *syncWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *syncWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
-}
+// syncWriter collects the output of concurrent writers.
+type syncWriter = testlog.Buffer
 
 func TestRunDeviceFailureLadder(t *testing.T) {
 	tb := start(t, Options{}, nil)

@@ -7,6 +7,7 @@
 package testlog
 
 import (
+	"bytes"
 	"io"
 	"log/slog"
 	"sync"
@@ -50,4 +51,25 @@ func (s *stopWriter) stop() {
 	s.mu.Lock()
 	s.stopped = true
 	s.mu.Unlock()
+}
+
+// Buffer collects what concurrent writers (the loggers of a server's goroutines) write. The
+// zero Buffer is ready to use.
+type Buffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+// Write appends p.
+func (s *Buffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+// String returns everything written so far.
+func (s *Buffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

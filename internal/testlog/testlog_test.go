@@ -3,6 +3,7 @@ package testlog
 import (
 	"bytes"
 	"log/slog"
+	"sync"
 	"testing"
 )
 
@@ -33,5 +34,22 @@ func TestNewLevels(t *testing.T) {
 	testing.Benchmark(func(b *testing.B) { enabled = New(b).Enabled(ctx, slog.LevelError) })
 	if enabled {
 		t.Error("a benchmark's logger must discard everything")
+	}
+}
+
+func TestBufferConcurrentWriters(t *testing.T) {
+	var b Buffer
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 100 {
+				_, _ = b.Write([]byte("x"))
+				_ = b.String()
+			}
+		})
+	}
+	wg.Wait()
+	if n := len(b.String()); n != 800 {
+		t.Errorf("%d octets, want 800", n)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/opengba/opengba/internal/gba"
+	"github.com/opengba/opengba/internal/testlog"
 	"github.com/opengba/opengba/naf"
 	"github.com/opengba/opengba/naf/maf"
 	"github.com/opengba/opengba/naf/mef"
@@ -43,17 +44,8 @@ func (c *clock) Advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+// syncBuffer collects the output of concurrent writers.
+type syncBuffer = testlog.Buffer
 
 // rig: fake BSF → cache → Ua authenticator → MEF handler (httptest), provisioning a real
 // MAF API server (httptest) through maf.Client.

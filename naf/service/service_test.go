@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/opengba/opengba/internal/gba"
+	"github.com/opengba/opengba/internal/testlog"
 	"github.com/opengba/opengba/naf"
 	"github.com/opengba/opengba/naf/maf"
 	"github.com/opengba/opengba/naf/mef"
@@ -127,17 +127,8 @@ func TestConfigErrors(t *testing.T) {
 	}
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+// syncBuffer collects the output of concurrent writers.
+type syncBuffer = testlog.Buffer
 
 func testConfig(t *testing.T, role service.Role) service.Config {
 	cfg, err := service.LoadConfig("../naf.example.yaml", lookup(map[string]string{
