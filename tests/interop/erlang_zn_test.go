@@ -11,11 +11,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/opengba/opengba/internal/gba"
+	"github.com/opengba/opengba/internal/testlog"
 	"github.com/opengba/opengba/naf"
 	"github.com/opengba/opengba/naf/naftest"
 )
@@ -52,22 +52,8 @@ type znErlServer struct {
 	stderr *znErlBuffer
 }
 
-type znErlBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *znErlBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *znErlBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// znErlBuffer collects the escript's stderr and the client's logs.
+type znErlBuffer = testlog.Buffer
 
 // startZnErl runs the escript with name=value args and waits for its listening port.
 func startZnErl(t *testing.T, escript string, args ...string) *znErlServer {
