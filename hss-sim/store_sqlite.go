@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/opengba/opengba/internal/redact"
 	"github.com/opengba/opengba/internal/sqlitedb"
 )
 
@@ -101,8 +102,9 @@ func OpenSQLiteStore(ctx context.Context, cfg StoreConfig, sqn SQNConfig, now fu
 
 // row is a scanned database row.
 type row struct {
-	sub      Subscriber
-	reserved uint64
+	redact.Fields // sub holds K and OPc
+	sub           Subscriber
+	reserved      uint64
 }
 
 type scanner interface{ Scan(dest ...any) error }

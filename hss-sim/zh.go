@@ -15,6 +15,7 @@ import (
 
 	"github.com/opengba/opengba/internal/aka"
 	"github.com/opengba/opengba/internal/diameter"
+	"github.com/opengba/opengba/internal/redact"
 )
 
 // Errors of the Zh logic (AnswerMAR). They are protocol-neutral; zhResult maps them to
@@ -96,10 +97,11 @@ func (l *lockedReader) Read(p []byte) (int, error) {
 
 // zhAuth is the outcome of a successful MAR.
 type zhAuth struct {
-	impi     string
-	resolved bool // the IMPI was found from the Public-Identity
-	av       aka.AV
-	guss     []byte
+	redact.Fields // av holds CK, IK and XRES
+	impi          string
+	resolved      bool // the IMPI was found from the Public-Identity
+	av            aka.AV
+	guss          []byte
 }
 
 // AnswerMAR answers one Zh Multimedia-Auth-Request (TS 29.109 §4.2, §6.1.1, §6.1.2). It

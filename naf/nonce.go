@@ -11,6 +11,8 @@ import (
 	"io"
 	"sync"
 	"time"
+
+	"github.com/opengba/opengba/internal/redact"
 )
 
 // Nonce defaults.
@@ -61,10 +63,11 @@ const (
 // evicted and every nonce issued at or before that entry's issue time becomes stale
 // (floor), so an eviction can never re-open a replay.
 type nonces struct {
-	secret [sha256.Size]byte
-	ttl    time.Duration
-	max    int
-	now    func() time.Time
+	redact.Fields // secret keys every nonce's MAC
+	secret        [sha256.Size]byte
+	ttl           time.Duration
+	max           int
+	now           func() time.Time
 
 	randMu sync.Mutex
 	rand   io.Reader

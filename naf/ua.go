@@ -16,6 +16,7 @@ import (
 
 	"github.com/opengba/opengba/internal/digest"
 	"github.com/opengba/opengba/internal/gba"
+	"github.com/opengba/opengba/internal/redact"
 )
 
 // Ua defaults.
@@ -253,10 +254,11 @@ func WithSession(ctx context.Context, s Session, k gba.Key) context.Context {
 
 // uaResult is one verified request.
 type uaResult struct {
-	creds    digest.Credentials
-	password []byte
-	session  Session
-	key      gba.Key
+	redact.Fields // password is base64(Ks_NAF)
+	creds         digest.Credentials
+	password      []byte
+	session       Session
+	key           gba.Key
 }
 
 // Middleware protects next with Ua HTTP Digest (TS 24.109 §5.2). On success the request

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/opengba/opengba/internal/digest"
+	"github.com/opengba/opengba/internal/redact"
 )
 
 // DefaultMaxUaBodySize bounds the request bodies the Transport buffers (to replay them
@@ -110,10 +111,11 @@ func (t *Transport) base() http.RoundTripper {
 
 // uaAttempt is one set of credentials with the password it was computed with.
 type uaAttempt struct {
-	creds    digest.Credentials
-	password []byte
-	b        *Bootstrap
-	fqdn     string
+	redact.Fields // password is base64(Ks_NAF)
+	creds         digest.Credentials
+	password      []byte
+	b             *Bootstrap
+	fqdn          string
 }
 
 func (t *Transport) roundTrip(req *http.Request) (*http.Response, uaResult, error) {

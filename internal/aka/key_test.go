@@ -233,3 +233,30 @@ func TestUSIMRedacted(t *testing.T) {
 		}
 	}
 }
+
+// TestRedactEmbedded: f2345Out holds RES, CK and IK in unexported fields; it embeds
+// redact.Fields, so it prints and logs as REDACTED.
+func TestRedactEmbedded(t *testing.T) {
+	o := f2345Out{res: RES{0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7, 0xa8}}
+	for i := range o.ck {
+		o.ck[i], o.ik[i] = 0xc0|byte(i), 0xd0|byte(i)
+	}
+	secrets := []string{hex.EncodeToString(o.ck[:]), hex.EncodeToString(o.ik[:]), hex.EncodeToString(o.res[:]), "192, 193", "[192 193"}
+	var logs bytes.Buffer
+	slog.New(slog.NewTextHandler(&logs, nil)).Info("x", "out", o, "ptr", &o)
+	slog.New(slog.NewJSONHandler(&logs, nil)).Info("x", "out", o, "ptr", &o)
+	outs := []string{logs.String()}
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%x", "%d"} {
+		outs = append(outs, fmt.Sprintf(verb, o), fmt.Sprintf(verb, &o))
+		if got := fmt.Sprintf(verb, o); got != redacted {
+			t.Errorf("%s: %q", verb, got)
+		}
+	}
+	for _, out := range outs {
+		for _, s := range secrets {
+			if strings.Contains(out, s) {
+				t.Errorf("%q reveals %q", out, s)
+			}
+		}
+	}
+}

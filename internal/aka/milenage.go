@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/wmnsk/milenage"
+
+	"github.com/opengba/opengba/internal/redact"
 )
 
 // resyncAMF is the dummy AMF of MAC-S: TS 33.102 §6.3.3 computes f1* with AMF = 0x0000 so
@@ -62,6 +64,7 @@ func (f fns) f1Star(sqn SQN, amf AMF) ([8]byte, error) {
 
 // f2345Out holds the outputs of f2, f3, f4 and f5 for one RAND.
 type f2345Out struct {
+	redact.Fields
 	res    RES
 	ck, ik Key
 	ak     [6]byte

@@ -12,6 +12,7 @@ import (
 	"github.com/opengba/opengba/internal/aka"
 	"github.com/opengba/opengba/internal/digest"
 	"github.com/opengba/opengba/internal/gba"
+	"github.com/opengba/opengba/internal/redact"
 	"github.com/opengba/opengba/ue"
 )
 
@@ -63,13 +64,15 @@ type NAFKey struct {
 }
 
 type subscriber struct {
+	redact.Fields
 	k, opc aka.Key
 	gen    aka.SQNGenerator
 }
 
 type pendingAV struct {
-	impi string
-	av   aka.AV
+	redact.Fields // av holds CK, IK and XRES
+	impi          string
+	av            aka.AV
 }
 
 // BSF is a BSF stand-in serving Ub over HTTP (TS 24.109 §4.2 and §A.3) with

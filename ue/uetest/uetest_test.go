@@ -3,6 +3,7 @@ package uetest
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -62,5 +63,22 @@ func TestHelpers(t *testing.T) {
 	c.Advance(time.Minute)
 	if !c.Now().Equal(start.Add(time.Minute)) {
 		t.Errorf("Clock shows %v", c.Now())
+	}
+}
+
+// TestKeyRecordsRedact: the stand-in BSF's subscriber and pending-challenge records print
+// as REDACTED (aka.Redact), so K, OPc, CK, IK and XRES cannot reach a log through them.
+func TestKeyRecordsRedact(t *testing.T) {
+	var s subscriber
+	var p pendingAV
+	for i := range s.k {
+		s.k[i], s.opc[i], p.av.CK[i], p.av.IK[i] = 0xa0|byte(i), 0xb0|byte(i), 0xc0|byte(i), 0xd0|byte(i)
+	}
+	for _, v := range []any{s, &s, p, &p} {
+		for _, verb := range []string{"%v", "%+v", "%#v", "%x"} {
+			if got := fmt.Sprintf(verb, v); got != "REDACTED" {
+				t.Errorf("%s of %T = %q", verb, v, got)
+			}
+		}
 	}
 }
