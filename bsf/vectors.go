@@ -6,6 +6,8 @@ import (
 	"io"
 	"log/slog"
 	"time"
+
+	"github.com/opengba/opengba/internal/redact"
 )
 
 // AKA sizes, TS 33.102 §6.3.2 and RFC 3310 §3.4.
@@ -17,7 +19,7 @@ const (
 	IKSize     = 16
 	minXRES    = 4  // 32 bits, TS 33.102 §6.3.2
 	maxXRES    = 16 // 128 bits
-	redacted   = "REDACTED"
+	redacted   = redact.Text
 	maxIMPILen = 255
 )
 

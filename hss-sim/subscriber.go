@@ -18,10 +18,12 @@ import (
 	"unicode/utf8"
 
 	"github.com/wmnsk/milenage"
+
+	"github.com/opengba/opengba/internal/redact"
 )
 
 // redacted is what every secret type prints instead of its value.
-const redacted = "REDACTED"
+const redacted = redact.Text
 
 // Limits on provisioned identities and documents.
 const (

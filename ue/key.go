@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+
+	"github.com/opengba/opengba/internal/redact"
 )
 
 // redacted is what every secret prints instead of its value.
-const redacted = "REDACTED"
+const redacted = redact.Text
 
 // KeySize is the length of Ks, Ks_NAF and Kmr: 256 bits (TS 33.220 §4.5.2, §B.2).
 const KeySize = 32

@@ -4,10 +4,12 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+
+	"github.com/opengba/opengba/internal/redact"
 )
 
 // redacted is what every secret type prints instead of its value.
-const redacted = "REDACTED"
+const redacted = redact.Text
 
 // Key is a 128-bit secret of TS 33.102 §6.3: the subscriber key K, the operator variant
 // OP/OPc of TS 35.206 §4.1, or the derived CK and IK. It never prints its value: String,

@@ -16,6 +16,8 @@ import (
 	"github.com/fiorix/go-diameter/v4/diam/avp"
 	"github.com/fiorix/go-diameter/v4/diam/datatype"
 	"github.com/fiorix/go-diameter/v4/diam/dict"
+
+	"github.com/opengba/opengba/internal/redact"
 )
 
 // Errors returned by the typed message codec.
@@ -36,7 +38,7 @@ var (
 // JSON, so a struct that holds one can be logged without leaking it. Compare with Equal.
 type Secret []byte
 
-const redacted = "REDACTED"
+const redacted = redact.Text
 
 // String implements fmt.Stringer.
 func (Secret) String() string { return redacted }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+
+	"github.com/opengba/opengba/internal/redact"
 )
 
 // KeySize is the length of Ks and of every NAF-specific key (TS 33.220 §4.5.2, §B.2: the KDF
@@ -19,7 +21,7 @@ const (
 	RANDSize = 16
 )
 
-const redacted = "REDACTED"
+const redacted = redact.Text
 
 // Key holds a 256-bit GBA key: Ks, Ks_NAF, Ks_ext_NAF or Ks_int_NAF. It never reveals its
 // value through fmt (every verb prints REDACTED), slog, encoding/json, yaml or

@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+
+	"github.com/opengba/opengba/internal/redact"
 )
 
-const redacted = "REDACTED"
+const redacted = redact.Text
 
 // Secret holds key material observed in the testbed (K, OPc, XRES, CK, IK, Ks, Ks_NAF,
 // Kmr). It prints REDACTED under every fmt verb, slog and encoding; a display shows its
