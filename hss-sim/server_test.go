@@ -660,16 +660,23 @@ func TestZhServerSCTP(t *testing.T) {
 	}
 }
 
+// encodeMAA5401 returns the octets of an MAA with Experimental-Result 5401
+// (DIAMETER_ERROR_IDENTITY_UNKNOWN), the answer the metrics tests count.
+func encodeMAA5401(t *testing.T, d *dict.Parser) []byte {
+	t.Helper()
+	b, err := diameter.Encode(d, &diameter.MAA{SessionID: "s", OriginHost: zhHost, OriginRealm: zhRealm,
+		ExperimentalResult: &diameter.ExperimentalResult{VendorID: diameter.VendorID3GPP, ExperimentalResultCode: 5401}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 // TestAnswerResultParser: the answer parser of the metrics reads what it must and
 // ignores the rest.
 func TestAnswerResultParser(t *testing.T) {
 	d := zhDict(t)
-	maa := &diameter.MAA{SessionID: "s", OriginHost: zhHost, OriginRealm: zhRealm,
-		ExperimentalResult: &diameter.ExperimentalResult{VendorID: diameter.VendorID3GPP, ExperimentalResultCode: 5401}}
-	b, err := diameter.Encode(d, maa)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := encodeMAA5401(t, d)
 	if cmd, code, exp, ok := answerResult(b); !ok || cmd != "MAR" || code != 5401 || !exp {
 		t.Fatalf("got %s %d %v %v", cmd, code, exp, ok)
 	}
@@ -685,12 +692,7 @@ func TestAnswerResultParser(t *testing.T) {
 // Write; the metrics count each of them.
 func TestObservedConnCountsEveryFrameOfABatch(t *testing.T) {
 	d := zhDict(t)
-	maa := &diameter.MAA{SessionID: "s", OriginHost: zhHost, OriginRealm: zhRealm,
-		ExperimentalResult: &diameter.ExperimentalResult{VendorID: diameter.VendorID3GPP, ExperimentalResultCode: 5401}}
-	b, err := diameter.Encode(d, maa)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := encodeMAA5401(t, d)
 	st, err := NewMemoryStore(DefaultSQNConfig(), nil)
 	if err != nil {
 		t.Fatal(err)
