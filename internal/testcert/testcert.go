@@ -35,7 +35,6 @@ func NewCA(tb testing.TB) *CA {
 	k := newKey(tb)
 	tmpl := template(1, "test CA")
 	tmpl.IsCA, tmpl.BasicConstraintsValid, tmpl.KeyUsage = true, true, x509.KeyUsageCertSign
-	tmpl.IPAddresses, tmpl.DNSNames = nil, nil
 	c := parse(tb, create(tb, tmpl, tmpl, k, k))
 	return &CA{Cert: c, Pool: pool(c), key: k, next: 2}
 }
